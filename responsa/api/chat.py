@@ -1,0 +1,80 @@
+"""`POST /v1/chat/completions`: a pass-through to the model's provider, recorded like every
+upstream call. The body is forwarded as given, with the model renamed to the upstream's."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from openai.resources.chat.completions import AsyncCompletions
+from starlette.responses import Response
+
+from responsa.api import sse
+from responsa.api.deps import engine, json_response, read_json
+from responsa.engine.run import Engine
+from responsa.errors import InvalidRequest, ResponsaError
+from responsa.types import ChatRequest
+
+router = APIRouter()
+
+# Keyword arguments the SDK's create() knows; anything else rides in `extra_body`.
+_SDK_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
+    "self",
+    "extra_headers",
+    "extra_query",
+    "extra_body",
+    "timeout",
+}
+
+
+def _chat_request(data: Any, upstream_model: str) -> ChatRequest:
+    request: ChatRequest = {"model": upstream_model}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "model":
+            continue
+        (request if key in _SDK_PARAMS else extra)[key] = value
+    if extra:
+        request["extra_body"] = extra
+    return request
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, engine: Annotated[Engine, Depends(engine)]) -> Response:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model_id = data.get("model")
+    if not isinstance(model_id, str) or not model_id:
+        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("Invalid value for 'messages': expected a non-empty array.", param="messages")
+    model = engine.registry.resolve(model_id)
+    chat = _chat_request(data, model.provider_model_id)
+    provider = model.provider
+    if not data.get("stream"):
+        result = await provider.complete_chat(chat)
+        return json_response(result.model_dump(mode="json", exclude_unset=True))
+
+    chunks = provider.stream_chat(chat)
+    try:  # fail with a proper HTTP error if the upstream refuses before the first chunk
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = None
+
+    async def payloads() -> AsyncIterator[bytes]:
+        try:
+            if first is not None:
+                yield orjson.dumps(first.model_dump(mode="json", exclude_unset=True))
+            async for chunk in chunks:
+                yield orjson.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+        except ResponsaError as exc:
+            yield orjson.dumps(exc.to_body())
+        finally:
+            await chunks.aclose()
+
+    return sse.data_stream(payloads())

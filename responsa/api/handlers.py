@@ -1,0 +1,68 @@
+"""The one place errors become HTTP responses: `{"error": {"message", "type", "param", "code"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from responsa.api.deps import json_response
+from responsa.engine.request import invalid_from_validation
+from responsa.errors import InvalidRequest, ResponsaError
+
+log = logging.getLogger("responsa.api")
+
+
+def error_response(error: ResponsaError) -> Response:
+    response = json_response(error.to_body(), error.status_code)
+    # SDK clients retry 5xx by default; only transient upstream failures are worth it.
+    response.headers["x-should-retry"] = "true" if error.retryable else "false"
+    return response
+
+
+async def _responsa_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ResponsaError)
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    loc = [str(p) for p in errors[0].get("loc", ())[1:]] if errors else []
+    message = errors[0].get("msg", "invalid request") if errors else "invalid request"
+    param = ".".join(loc) or None
+    return error_response(
+        InvalidRequest(f"Invalid value for '{param}': {message}.", param=param, code="invalid_value")
+    )
+
+
+async def _pydantic_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    return error_response(invalid_from_validation(exc))
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    body = {
+        "error": {"message": str(exc.detail), "type": kind, "param": None, "code": codes.get(exc.status_code)}
+    }
+    return json_response(body, exc.status_code)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(ResponsaError("The server had an error while processing your request."))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ResponsaError, _responsa_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _pydantic_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,79 @@
+"""`/v1/health`, `/v1/models` and `/v1/providers`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from responsa.api.deps import engine, json_response
+from responsa.engine.run import Engine
+from responsa.errors import ResponsaError
+
+router = APIRouter()
+log = logging.getLogger("responsa.api")
+
+
+def _model(model_id: str, provider: str, upstream: str, model_type: str = "llm") -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": 0,
+        "owned_by": provider,
+        "custom_metadata": {
+            "model_type": model_type,
+            "provider_id": provider,
+            "provider_resource_id": upstream,
+        },
+    }
+
+
+@router.get("/v1/health")
+async def health() -> Response:
+    return json_response({"status": "OK"})
+
+
+@router.get("/v1/models")
+async def list_models(engine: Annotated[Engine, Depends(engine)]) -> Response:
+    registry = engine.registry
+    data = [_model(m.id, m.provider, m.provider_model_id, m.model_type) for m in registry.models]
+    seen = {m["id"] for m in data}
+    for provider in registry.open_providers():
+        try:
+            upstream = await provider.list_models()
+        except ResponsaError as exc:  # one unreachable provider must not hide the others
+            log.warning(
+                "could not list models of provider %s: %s", provider.name, exc.message.splitlines()[0]
+            )
+            continue
+        for model in upstream:
+            model_id = f"{provider.name}/{model.id}"
+            if model_id not in seen:
+                seen.add(model_id)
+                data.append(_model(model_id, provider.name, model.id))
+    return json_response({"object": "list", "data": data})
+
+
+@router.get("/v1/models/{model_id:path}")
+async def retrieve_model(model_id: str, engine: Annotated[Engine, Depends(engine)]) -> Response:
+    resolved = engine.registry.resolve(model_id)
+    return json_response(
+        _model(resolved.id, resolved.provider.name, resolved.provider_model_id, resolved.model_type)
+    )
+
+
+@router.get("/v1/providers")
+async def list_providers(engine: Annotated[Engine, Depends(engine)]) -> Response:
+    data = [
+        {
+            "api": "inference",
+            "provider_id": name,
+            "provider_type": "remote::openai",
+            "config": {},
+            "health": {"status": "OK"},
+        }
+        for name in engine.registry.providers
+    ]
+    return json_response({"data": data})

@@ -1,0 +1,83 @@
+"""create_app(settings): the FastAPI application, wired in its lifespan.
+
+store ──> SqlStore(settings.db_url), migrated on start
+providers ──> OpenAICompatProvider per configured provider, wrapped by RecordingProvider
+              unless the recording mode is `live`
+engine ──> Engine(store, registry), used by every route
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from responsa.api import chat, handlers, models, responses
+from responsa.api.deps import TestIdMiddleware
+from responsa.config import Settings
+from responsa.engine.run import Engine
+from responsa.providers.base import Provider
+from responsa.providers.registry import ModelRegistry
+from responsa.recording.index import RecordingIndex
+from responsa.recording.recorder import RecordingProvider
+from responsa.store.sql import SqlStore
+
+log = logging.getLogger("responsa")
+
+
+def _recording_wrapper(settings: Settings) -> tuple[RecordingIndex | None, type[Provider] | None]:
+    if settings.recording_mode == "live":
+        return None, None
+    started = time.perf_counter()
+    index = RecordingIndex.scan(settings.recording_dirs)
+    log.info(
+        "recording mode %s: %d recordings indexed from %s in %.2f s",
+        settings.recording_mode,
+        len(index),
+        ", ".join(map(str, settings.recording_dirs)),
+        time.perf_counter() - started,
+    )
+    return index, RecordingProvider
+
+
+def build_registry(settings: Settings) -> ModelRegistry:
+    index, _ = _recording_wrapper(settings)
+    if index is None:
+        return ModelRegistry(settings)
+    directory = settings.recording_dirs[0]
+    mode = settings.recording_mode
+    return ModelRegistry(
+        settings, wrap=lambda inner: RecordingProvider(inner, mode=mode, index=index, directory=directory)
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = SqlStore(settings.db_url)
+        await store.start()
+        registry = build_registry(settings)
+        engine = Engine(store, registry)
+        app.state.settings = settings
+        app.state.store = store
+        app.state.engine = engine
+        if not registry.providers:
+            log.warning("no inference provider is configured: set OPENAI_API_KEY or pass --config")
+        for name in registry.providers:
+            log.info("provider %s ready", name)
+        try:
+            yield
+        finally:
+            await engine.aclose()
+            await registry.aclose()
+            await store.close()
+
+    app = FastAPI(title="Responsa", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(TestIdMiddleware)
+    handlers.install(app)
+    for module in (responses, chat, models):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,175 @@
+"""Settings: read once at start-up from a YAML file and the environment (the environment wins).
+
+    providers:
+      openai: {type: openai, base_url: https://api.openai.com/v1, api_key: ${OPENAI_API_KEY}}
+    models:
+      - {id: openai/gpt-4o, provider: openai, provider_model_id: gpt-4o, model_type: llm}
+    db_url: sqlite+aiosqlite:///responsa.db        # RESPONSA_DB_URL
+    recording_mode: live                           # RESPONSA_RECORDING_MODE
+    recording_dir: ./recordings                    # RESPONSA_RECORDING_DIR
+
+Without a file, `OPENAI_API_KEY` (and `OPENAI_BASE_URL`) define provider `openai`, which serves
+any model `openai/<name>` as upstream `<name>`. `${VAR}` in file values is expanded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
+RECORDING_MODES: tuple[str, ...] = ("live", "record", "replay", "record-if-missing")
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """An invalid setting; the message names the key. The CLI prints it and exits with 2."""
+
+
+class ProviderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["openai"]
+    base_url: str = "https://api.openai.com/v1"
+    api_key: str | None = None
+    serve_any_model: bool = False
+    timeout_s: float = Field(default=600.0, gt=0)
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    provider: str
+    provider_model_id: str
+    model_type: Literal["llm", "embedding"] = "llm"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_url: str = Field(default_factory=lambda: default_db_url())
+    recording_mode: RecordingMode = "live"
+    recording_dirs: tuple[Path, ...] = ()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: tuple[ModelConfig, ...] = ()
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    log_level: str = "info"
+
+    @field_validator("models")
+    @classmethod
+    def _unique_ids(cls, models: tuple[ModelConfig, ...]) -> tuple[ModelConfig, ...]:
+        seen: set[str] = set()
+        for model in models:
+            if model.id in seen:
+                raise ValueError(f"duplicate model id {model.id!r}")
+            seen.add(model.id)
+        return models
+
+
+def default_db_url() -> str:
+    from platformdirs import user_data_dir
+
+    path = Path(user_data_dir("responsa")) / "responsa.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, env: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{where}: environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _read_file(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path} is not valid YAML: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: {path} must hold a mapping at the top level")
+    expanded: dict[str, Any] = _expand(raw, env, "")
+    return expanded
+
+
+def _env_provider(env: Mapping[str, str], mode: str) -> dict[str, Any] | None:
+    key = env.get("OPENAI_API_KEY")
+    if not key and mode == "replay":
+        key = "replay-mode-needs-no-key"  # replay never reaches the network
+    if not key:
+        return None
+    provider: dict[str, Any] = {"type": "openai", "api_key": key, "serve_any_model": True}
+    if env.get("OPENAI_BASE_URL"):
+        provider["base_url"] = env["OPENAI_BASE_URL"]
+    return provider
+
+
+def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from an optional YAML file and the environment (which wins)."""
+    env = os.environ if env is None else env
+    path = config_path or env.get("RESPONSA_CONFIG")
+    data: dict[str, Any] = _read_file(Path(path), env) if path else {}
+
+    if "recording_dir" in data:
+        data["recording_dirs"] = data.pop("recording_dir")
+    overrides = {
+        "RESPONSA_DB_URL": "db_url",
+        "RESPONSA_RECORDING_MODE": "recording_mode",
+        "RESPONSA_RECORDING_DIR": "recording_dirs",
+        "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
+        "RESPONSA_LOG_LEVEL": "log_level",
+    }
+    for var, key in overrides.items():
+        if env.get(var):
+            data[key] = env[var]
+    dirs = data.get("recording_dirs")
+    if isinstance(dirs, str):
+        data["recording_dirs"] = [d for d in dirs.split(os.pathsep) if d]
+
+    mode = str(data.get("recording_mode", "live"))
+    if not path:
+        provider = _env_provider(env, mode)
+        if provider is not None:
+            data["providers"] = {"openai": provider}
+
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        raise ConfigError(f"invalid setting {where}: {err['msg']}") from None
+
+    for model in settings.models:
+        if model.provider not in settings.providers:
+            raise ConfigError(
+                f"invalid setting models[{model.id}].provider: unknown provider {model.provider!r}"
+            )
+    if settings.recording_mode != "live" and not settings.recording_dirs:
+        raise ConfigError(
+            f"invalid setting recording_dir: required with recording mode {settings.recording_mode!r} "
+            "(set RESPONSA_RECORDING_DIR)"
+        )
+    return settings

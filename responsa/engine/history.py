@@ -1,0 +1,58 @@
+"""Where a response's history comes from: nothing, a previous response, or a conversation.
+
+With `previous_response_id`, history is the previous response's upstream chat messages
+(system messages were never stored) followed by its reply, exactly as sent and received, so
+strings stay strings (SPEC §3, seeds 001 and 002).
+"""
+
+from __future__ import annotations
+
+import re
+
+from responsa.engine.request import CreateResponseRequest
+from responsa.errors import InvalidRequest, NotFound
+from responsa.store.base import Store
+from responsa.types import ChatMessages
+
+CONVERSATION_ID = re.compile(r"^conv_[0-9a-f]{48}$")
+UNFINISHED = frozenset({"queued", "in_progress"})
+
+
+def check_exclusive(req: CreateResponseRequest) -> None:
+    if req.previous_response_id is not None and req.conversation is not None:
+        raise InvalidRequest(
+            "Invalid value for 'previous_response_id, conversation': previous_response_id and "
+            "conversation are both provided. Provide only one of these parameters.",
+            param="conversation",
+            code="mutually_exclusive_parameters",
+        )
+
+
+async def previous_messages(req: CreateResponseRequest, store: Store) -> ChatMessages | None:
+    """The chat history to continue from, or None for a fresh start."""
+    check_exclusive(req)
+    if req.previous_response_id is not None:
+        previous = await store.get_response(req.previous_response_id)
+        if previous is None:
+            raise NotFound(
+                f"Previous response with id '{req.previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        if previous.status in UNFINISHED:
+            raise InvalidRequest(
+                f"Previous response '{previous.id}' is still {previous.status}; wait until it finishes.",
+                param="previous_response_id",
+            )
+        return list(previous.messages)
+    conversation_id = req.conversation_id
+    if req.conversation is not None:
+        if conversation_id is None or not CONVERSATION_ID.match(conversation_id):
+            raise InvalidRequest(
+                f"Invalid value for 'conversation': {conversation_id!r}. Must match format 'conv_' "
+                "followed by 48 lowercase hex characters.",
+                param="conversation",
+            )
+        # No conversation can exist until the Conversations API lands; say so precisely.
+        raise NotFound(f"Conversation '{conversation_id}' not found.", param="conversation")
+    return None

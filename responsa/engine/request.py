@@ -1,0 +1,103 @@
+"""The body of `POST /v1/responses`, validated.
+
+The SDK ships request bodies only as TypedDicts, so this is one of the few models we define.
+Fields follow the order of the API reference. Unknown top-level fields are kept (pydantic
+`extra="allow"`) and forwarded upstream as `extra_body`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from responsa.errors import InvalidRequest
+
+Short = Annotated[str, StringConstraints(max_length=64)]
+
+
+class CreateResponseRequest(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1)
+    input: str | list[dict[str, Any]]
+    background: bool = False
+    conversation: str | dict[str, Any] | None = None
+    include: list[str] | None = None
+    instructions: str | None = None
+    max_output_tokens: int | None = Field(default=None, ge=16)
+    max_tool_calls: int | None = Field(default=None, ge=1)
+    metadata: dict[str, Annotated[str, StringConstraints(max_length=512)]] | None = None
+    parallel_tool_calls: bool | None = True
+    previous_response_id: str | None = None
+    prompt: dict[str, Any] | None = None
+    prompt_cache_key: Short | None = None
+    reasoning: dict[str, Any] | None = None
+    safety_identifier: Short | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    store: bool = True
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    text: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    truncation: Literal["auto", "disabled"] | None = None
+    user: str | None = None
+    # Not in the OpenAI API; other servers' clients send them.
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    max_infer_iters: int | None = Field(default=None, ge=1)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None:
+            if len(value) > 16:
+                raise ValueError("metadata can hold at most 16 key-value pairs")
+            for key in value:
+                if len(key) > 64:
+                    raise ValueError(f"metadata key {key[:20]!r}... is longer than 64 characters")
+        return value
+
+    @property
+    def extra_fields(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @property
+    def conversation_id(self) -> str | None:
+        if isinstance(self.conversation, dict):
+            value = self.conversation.get("id")
+            return value if isinstance(value, str) else None
+        return self.conversation
+
+
+def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
+    """The first validation problem as an OpenAI-style 400 naming the parameter."""
+    err = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in err["loc"] if not str(part).startswith(("function-", "union["))]
+    param = ".".join(loc) if loc else None
+    kind = err["type"]
+    if kind == "missing":
+        return InvalidRequest(
+            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+        )
+    if kind.endswith("_type") or kind in ("model_type", "list_type", "dict_type"):
+        return InvalidRequest(
+            f"Invalid type for '{param}': {err['msg'][0].lower()}{err['msg'][1:]}.",
+            param=param,
+            code="invalid_type",
+        )
+    message = err["msg"].removeprefix("Value error, ")
+    return InvalidRequest(f"Invalid value for '{param}': {message}.", param=param, code="invalid_value")
+
+
+def parse_create_request(data: object) -> CreateResponseRequest:
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_type")
+    try:
+        return CreateResponseRequest.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from_validation(exc) from None

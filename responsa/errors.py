@@ -1,0 +1,133 @@
+"""Typed errors. Raise them anywhere; one handler in `api/handlers.py` writes the wire envelope.
+
+    ResponsaError                 500 server_error (base: never raised directly for user input)
+    ├── InvalidRequest            400 invalid_request_error  (bad parameter, bad JSON, bad item)
+    │   └── PayloadTooLarge       413 invalid_request_error
+    ├── NotFound                  404 invalid_request_error  (response, model, conversation ...)
+    ├── Conflict                  409 invalid_request_error
+    ├── UpstreamError             the upstream's own status (4xx) or 502; carries the provider's code
+    └── ReplayMiss                500 server_error, code "replay_miss", never retried by SDKs
+
+Every error renders as `{"error": {"message", "type", "param", "code"}}`, the shape of the
+OpenAI API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ResponsaError(Exception):
+    status_code = 500
+    error_type = "server_error"
+    default_code: str | None = "server_error"
+    retryable = False
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(ResponsaError):
+    status_code = 400
+    error_type = "invalid_request_error"
+    default_code = None
+
+
+class PayloadTooLarge(InvalidRequest):
+    status_code = 413
+    default_code = "request_too_large"
+
+
+class NotFound(ResponsaError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class Conflict(ResponsaError):
+    status_code = 409
+    error_type = "invalid_request_error"
+    default_code = None
+
+
+# Provider error codes that the Responses API documents for `response.error.code`; anything
+# else an upstream reports becomes `server_error`.
+RESPONSE_ERROR_CODES = frozenset(
+    {
+        "server_error",
+        "rate_limit_exceeded",
+        "invalid_prompt",
+        "vector_store_timeout",
+        "invalid_image",
+        "invalid_image_format",
+        "invalid_base64_image",
+        "invalid_image_url",
+        "image_too_large",
+        "image_too_small",
+        "image_parse_error",
+        "image_content_policy_violation",
+        "invalid_image_mode",
+        "image_file_too_large",
+        "unsupported_image_media_type",
+        "empty_image_file",
+        "failed_to_download_image",
+        "image_file_not_found",
+    }
+)
+_CODE_ALIASES = {"invalid_base64": "invalid_base64_image"}
+
+
+class UpstreamError(ResponsaError):
+    """The inference provider failed. `status_code` mirrors a 4xx from the provider (so a bad
+    image is still the client's 400); anything else is a 502."""
+
+    default_code = "server_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.upstream_status = status_code
+        if status_code is not None and 400 <= status_code < 500:
+            self.status_code = status_code
+            self.error_type = error_type or "invalid_request_error"
+        else:
+            self.status_code = 502
+            self.error_type = "server_error"
+            self.retryable = True
+        self.provider = provider
+        self.model = model
+
+    @property
+    def response_code(self) -> str:
+        """The code for `response.error.code`: the provider's, when the Responses API knows it."""
+        code = _CODE_ALIASES.get(self.code or "", self.code)
+        return code if code in RESPONSE_ERROR_CODES else "server_error"
+
+
+class ReplayMiss(ResponsaError):
+    default_code = "replay_miss"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

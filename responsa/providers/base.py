@@ -1,0 +1,45 @@
+"""The Provider interface: the boundary where upstream calls leave the server.
+
+A provider speaks Chat Completions. Implementations sit side by side in this folder; the
+recorder (`responsa.recording.recorder.RecordingProvider`) is just another provider that wraps
+a real one, chosen in `app.py` from the settings.
+
+    provider = registry.resolve("openai/gpt-4o").provider
+    async for chunk in provider.stream_chat({"model": "gpt-4o", "messages": [...], "stream": True}):
+        ...
+
+Contract: `request` holds the keyword arguments of the OpenAI SDK's `chat.completions.create`
+(an `extra_body` key carries non-standard fields). Failures are raised as
+`responsa.errors.UpstreamError` (or `ReplayMiss` in replay mode), never as SDK exceptions.
+A consumer that stops iterating early must `aclose()` the iterator; implementations release
+the upstream connection then.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+
+from openai.types import Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from responsa.types import ChatRequest
+
+
+class Provider(ABC):
+    name: str
+
+    @abstractmethod
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
+        """Stream one chat completion (`request["stream"]` is true)."""
+
+    @abstractmethod
+    async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
+        """One non-streaming chat completion (the chat pass-through's `stream: false`)."""
+
+    @abstractmethod
+    async def list_models(self) -> list[Model]:
+        """The upstream's model list."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release pooled connections."""

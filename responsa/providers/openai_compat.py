@@ -1,0 +1,82 @@
+"""Any OpenAI-compatible Chat Completions server (OpenAI, vLLM, Ollama, ...) through the
+official SDK's `AsyncOpenAI`, one pooled client per provider."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types import Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from responsa.config import ProviderConfig
+from responsa.errors import UpstreamError
+from responsa.providers.base import Provider
+from responsa.types import ChatRequest
+
+
+def _error_fields(body: object) -> dict[str, Any]:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return inner
+    return {}
+
+
+@contextmanager
+def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
+    """Turn SDK exceptions into `UpstreamError` carrying the provider, model and the
+    upstream's own status, type, code and message."""
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        fields = _error_fields(exc.body)
+        raise UpstreamError(
+            str(fields.get("message") or exc.message),
+            status_code=exc.status_code,
+            error_type=fields.get("type"),
+            param=fields.get("param"),
+            code=fields.get("code"),
+            provider=provider,
+            model=model,
+        ) from exc
+    except openai.APIError as exc:  # connection errors, timeouts, broken streams
+        raise UpstreamError(
+            f"Upstream provider '{provider}' failed: {exc.message}", provider=provider, model=model
+        ) from exc
+
+
+class OpenAICompatProvider(Provider):
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self.client = AsyncOpenAI(
+            api_key=config.api_key or "none",
+            base_url=config.base_url,
+            timeout=config.timeout_s,
+            max_retries=0,  # the caller decides; replays must see exactly one call
+        )
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
+        model = request.get("model")
+        with upstream_errors(self.name, model):
+            stream = await self.client.chat.completions.create(**request)
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                await stream.close()
+
+    async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
+        with upstream_errors(self.name, request.get("model")):
+            result: ChatCompletion = await self.client.chat.completions.create(**request)
+            return result
+
+    async def list_models(self) -> list[Model]:
+        with upstream_errors(self.name, None):
+            return [model async for model in self.client.models.list()]
+
+    async def aclose(self) -> None:
+        await self.client.close()

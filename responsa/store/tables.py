@@ -1,0 +1,31 @@
+"""SQLAlchemy table definitions, shared by SQLite and PostgreSQL.
+
+JSON payloads are stored as text encoded by orjson: both databases store it the same way, and
+the server never queries inside it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("id", String(80), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("previous_response_id", String(80)),
+    Column("conversation_id", String(80)),
+    Column("response", Text, nullable=False),  # the Response object, minus nothing
+    Column("input_items", Text, nullable=False),  # the items given to this response
+    Column("messages", Text, nullable=False),  # upstream chat messages to continue from
+    Index("ix_responses_created", "created_at", "pk"),
+    Index("ix_responses_model_created", "model", "created_at", "pk"),
+)

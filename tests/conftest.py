@@ -1,0 +1,86 @@
+"""Fixtures: real servers in subprocesses (see tests/support.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    PG_URL,
+    ROOT,
+    SEEDS,
+    Process,
+    Server,
+    base_env,
+    free_port,
+    shared_or_skip,
+    start_server,
+)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return shared_or_skip()
+
+
+@pytest.fixture(scope="session")
+def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    tmp = tmp_path_factory.mktemp("fake")
+    port = free_port()
+    proc = Process([sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(port)], base_env(),
+                   tmp / "fake.log", port, "/fake/requests").start()
+    yield proc
+    proc.stop()
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    assert PG_URL is not None
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database per backend; PostgreSQL ones are dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'responsa.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("RESPONSA_TEST_POSTGRES_URL is not set")
+    name = f"responsa_test_{secrets.token_hex(6)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base, _, _ = PG_URL.rpartition("/")
+    yield f"{base}/{name}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, fake_upstream: Process, db_url: str) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("live"), "live", {
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_DB_URL": db_url,
+    })
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def replay_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("replay"), "replay", {
+        "RESPONSA_RECORDING_MODE": "replay",
+        "RESPONSA_RECORDING_DIR": os.pathsep.join([str(SEEDS), str(shared_dir / "recordings")]),
+    })
+    yield server
+    server.stop()

@@ -1,0 +1,135 @@
+"""A fake OpenAI-compatible Chat Completions server for tests (it plays the model).
+
+Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the behaviour:
+
+    anything          streams "Hello from <model>!" in three chunks, then usage
+    fail-midstream    two content chunks, then the connection breaks
+    bad-request       HTTP 400 with an OpenAI error body (code "invalid_base64")
+    server-error      HTTP 500
+    length            stops with finish_reason "length"
+    refusal           streams a refusal instead of text
+    tool-call         calls the first offered tool with {"city": "Paris"}
+    slow              one content chunk per 0.2 s, ten of them
+    no-usage          like the default, without a usage chunk
+
+`GET /fake/requests` returns every chat request body received; `DELETE /fake/requests` clears it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+received: list[dict[str, Any]] = []
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
+        "service_tier": "default",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+
+
+def _usage(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
+        "choices": [],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16,
+                  "prompt_tokens_details": {"cached_tokens": 2},
+                  "completion_tokens_details": {"reasoning_tokens": 0}},
+    }
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
+    model = body["model"]
+    yield _sse(_chunk(model, {"role": "assistant", "content": ""}))
+    finish = "stop"
+    if model == "refusal":
+        for piece in ("I can't ", "help with that."):
+            yield _sse(_chunk(model, {"refusal": piece}))
+    elif model == "tool-call" and body.get("tools"):
+        name = body["tools"][0]["function"]["name"]
+        yield _sse(_chunk(model, {"tool_calls": [
+            {"index": 0, "id": "call_fake1", "type": "function", "function": {"name": name, "arguments": ""}}]}))
+        for piece in ('{"city": ', '"Paris"}'):
+            yield _sse(_chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+        finish = "tool_calls"
+    elif model == "slow":
+        for i in range(10):
+            await asyncio.sleep(0.2)
+            yield _sse(_chunk(model, {"content": f"tick{i} "}))
+    else:
+        for piece in ("Hello ", "from ", f"{model}!"):
+            yield _sse(_chunk(model, {"content": piece}))
+        if model == "fail-midstream":
+            raise RuntimeError("the fake upstream breaks the stream on purpose")
+        if model == "length":
+            finish = "length"
+    yield _sse(_chunk(model, {}, finish))
+    if model != "no-usage" and (body.get("stream_options") or {}).get("include_usage"):
+        yield _sse(_usage(model))
+    yield b"data: [DONE]\n\n"
+
+
+async def chat(request: Request) -> Response:
+    body = await request.json()
+    received.append(body)
+    model = body.get("model")
+    if model == "bad-request":
+        return JSONResponse({"error": {"message": "Invalid base64 image_url.", "type": "invalid_request_error",
+                                       "param": None, "code": "invalid_base64"}}, status_code=400)
+    if model == "server-error":
+        return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error",
+                                       "param": None, "code": None}}, status_code=500)
+    if not body.get("stream"):
+        return JSONResponse({
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": f"Hello from {model}!"}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+        })
+    return StreamingResponse(_stream(body), media_type="text/event-stream")
+
+
+async def models(_: Request) -> Response:
+    return JSONResponse({"object": "list", "data": [
+        {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}]})
+
+
+async def requests(request: Request) -> Response:
+    if request.method == "DELETE":
+        received.clear()
+    return JSONResponse(received)
+
+
+app = Starlette(routes=[
+    Route("/v1/chat/completions", chat, methods=["POST"]),
+    Route("/v1/models", models),
+    Route("/fake/requests", requests, methods=["GET", "DELETE"]),
+])
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -1,0 +1,111 @@
+"""Test support: real servers in subprocesses, talked to over HTTP with the official SDK.
+
+* `fake_upstream` — tests/fake_upstream.py, playing the model.
+* `live_server` — Responsa in live mode against the fake upstream, once per store backend
+  (SQLite always; PostgreSQL too when RESPONSA_TEST_POSTGRES_URL is set).
+* `replay_server` — Responsa in replay mode over the committed seeds and ../shared/recordings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "tests" / "seeds"
+SHARED = Path(os.environ.get("RESPONSA_SHARED_DIR", ROOT.parent / "shared")).resolve()
+PG_URL = os.environ.get("RESPONSA_TEST_POSTGRES_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RESPONSA_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Process:
+    """A subprocess serving HTTP on 127.0.0.1:<port>; its output goes to a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int, health: str) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self.args, self.env, self.health = args, env, health
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        self._log_file = self.log.open("ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.args} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + self.health, timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.args} did not become healthy:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+
+
+class Server(Process):
+    """A Responsa server."""
+
+    def client(self, test_id: str | None = None, **kwargs: Any) -> openai.OpenAI:
+        headers = {"X-OGX-Provider-Data": json.dumps({"__test_id": test_id})} if test_id else {}
+        return openai.OpenAI(base_url=self.url + "/v1", api_key="test-key", max_retries=0,
+                             default_headers=headers, timeout=30, **kwargs)
+
+
+def start_server(tmp: Path, name: str, env: dict[str, str], args: tuple[str, ...] = ()) -> Server:
+    port = free_port()
+    full_env = {**base_env(), **env}
+    full_env.setdefault("RESPONSA_DB_URL", f"sqlite+aiosqlite:///{tmp / (name + '.db')}")
+    server = Server([sys.executable, "-m", "responsa", "serve", "--port", str(port), *args], full_env,
+                    tmp / f"{name}.log", port, "/v1/health")
+    return server.start()  # type: ignore[return-value]
+
+
+def shared_or_skip() -> Path:
+    if not (SHARED / "recordings").is_dir():
+        pytest.skip(f"../shared is absent ({SHARED}): the peer recordings are read in place from there")
+    return SHARED
+
+
+def upstream_requests(fake: Process) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = httpx.get(fake.url + "/fake/requests").json()
+    return result
+
+
