@@ -27,6 +27,10 @@ SHARED = Path(os.environ.get("RESPONSA_SHARED_DIR", ROOT.parent / "shared")).res
 PG_URL = os.environ.get("RESPONSA_TEST_POSTGRES_URL")
 
 
+# One pooled client for the whole run: creating one per call costs more than the call.
+HTTP = httpx.Client(timeout=30)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -58,7 +62,7 @@ class Process:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.args} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + self.health, timeout=1).status_code == 200:
+                if HTTP.get(self.url + self.health, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -105,7 +109,7 @@ def shared_or_skip() -> Path:
 
 
 def upstream_requests(fake: Process) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = httpx.get(fake.url + "/fake/requests").json()
+    result: list[dict[str, Any]] = HTTP.get(fake.url + "/fake/requests").json()
     return result
 
 

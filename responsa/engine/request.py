@@ -7,6 +7,7 @@ Fields follow the order of the API reference. Unknown top-level fields are kept 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
@@ -74,17 +75,28 @@ class CreateResponseRequest(BaseModel):
         return self.conversation
 
 
+_TYPE_TAG = re.compile(
+    r"^(str|int|float|bool|none|list|dict|literal|function-\w+|constrained-\w+|nullable|union|"
+    r"tagged-union|lax-or-strict|json-or-python)(\[.*\])?$"
+)
+_JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array",
+               dict: "an object", type(None): "null"}
+
+
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
     """The first validation problem as an OpenAI-style 400 naming the parameter."""
     err = exc.errors(include_url=False)[0]
-    loc = [str(part) for part in err["loc"] if not str(part).startswith(("function-", "union["))]
+    raw_loc = [str(part) for part in err["loc"]]
+    loc = [part for part in raw_loc if not _TYPE_TAG.match(part)]
     param = ".".join(loc) if loc else None
     kind = err["type"]
     if kind == "missing":
-        return InvalidRequest(
-            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
-        )
-    if kind.endswith("_type") or kind in ("model_type", "list_type", "dict_type"):
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    if len(loc) < len(raw_loc) and (kind.endswith("_type") or kind.endswith("_parsing")):
+        got = _JSON_TYPES.get(type(err.get("input")), "a value of another type")
+        return InvalidRequest(f"Invalid type for '{param}': got {got}, which is not accepted here.",
+                              param=param, code="invalid_type")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
         return InvalidRequest(
             f"Invalid type for '{param}': {err['msg'][0].lower()}{err['msg'][1:]}.",
             param=param,
