@@ -43,7 +43,7 @@ class ResponsaError(Exception):
 class InvalidRequest(ResponsaError):
     status_code = 400
     error_type = "invalid_request_error"
-    default_code = None
+    default_code: str | None = None
 
 
 class PayloadTooLarge(InvalidRequest):

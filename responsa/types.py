@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
+
+from openai.types.chat import ChatCompletionChunk
 
 JSON = dict[str, Any]
 ChatMessage = dict[str, Any]
@@ -13,3 +15,4 @@ Item = dict[str, Any]  # a Responses input or output item, as on the wire
 Event = dict[str, Any]  # a Responses stream event without its sequence_number
 EventStream = AsyncIterator[Event]
 ProviderName = str
+ChunkStream = AsyncGenerator[ChatCompletionChunk, None]  # one upstream chat completion, streamed

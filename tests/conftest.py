@@ -33,8 +33,13 @@ def shared_dir() -> Path:
 def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     tmp = tmp_path_factory.mktemp("fake")
     port = free_port()
-    proc = Process([sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(port)], base_env(),
-                   tmp / "fake.log", port, "/fake/requests").start()
+    proc = Process(
+        [sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(port)],
+        base_env(),
+        tmp / "fake.log",
+        port,
+        "/fake/requests",
+    ).start()
     yield proc
     proc.stop()
 
@@ -66,21 +71,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, fake_upstream: Process, db_url: str) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("live"), "live", {
-        "OPENAI_API_KEY": "test-key",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_DB_URL": db_url,
-    })
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, fake_upstream: Process, db_url: str
+) -> Iterator[Server]:
+    server = start_server(
+        tmp_path_factory.mktemp("live"),
+        "live",
+        {
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+            "RESPONSA_DB_URL": db_url,
+        },
+    )
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def replay_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("replay"), "replay", {
-        "RESPONSA_RECORDING_MODE": "replay",
-        "RESPONSA_RECORDING_DIR": os.pathsep.join([str(SEEDS), str(shared_dir / "recordings")]),
-    })
+    server = start_server(
+        tmp_path_factory.mktemp("replay"),
+        "replay",
+        {
+            "RESPONSA_RECORDING_MODE": "replay",
+            "RESPONSA_RECORDING_DIR": os.pathsep.join([str(SEEDS), str(shared_dir / "recordings")]),
+        },
+    )
     yield server
     server.stop()

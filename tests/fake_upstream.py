@@ -50,9 +50,13 @@ def _usage(model: str) -> dict[str, Any]:
         "created": 1700000000,
         "model": model,
         "choices": [],
-        "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16,
-                  "prompt_tokens_details": {"cached_tokens": 2},
-                  "completion_tokens_details": {"reasoning_tokens": 0}},
+        "usage": {
+            "prompt_tokens": 11,
+            "completion_tokens": 5,
+            "total_tokens": 16,
+            "prompt_tokens_details": {"cached_tokens": 2},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
     }
 
 
@@ -69,8 +73,21 @@ async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
             yield _sse(_chunk(model, {"refusal": piece}))
     elif model == "tool-call" and body.get("tools"):
         name = body["tools"][0]["function"]["name"]
-        yield _sse(_chunk(model, {"tool_calls": [
-            {"index": 0, "id": "call_fake1", "type": "function", "function": {"name": name, "arguments": ""}}]}))
+        yield _sse(
+            _chunk(
+                model,
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_fake1",
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                },
+            )
+        )
         for piece in ('{"city": ', '"Paris"}'):
             yield _sse(_chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         finish = "tool_calls"
@@ -96,24 +113,49 @@ async def chat(request: Request) -> Response:
     received.append(body)
     model = body.get("model")
     if model == "bad-request":
-        return JSONResponse({"error": {"message": "Invalid base64 image_url.", "type": "invalid_request_error",
-                                       "param": None, "code": "invalid_base64"}}, status_code=400)
+        return JSONResponse(
+            {
+                "error": {
+                    "message": "Invalid base64 image_url.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_base64",
+                }
+            },
+            status_code=400,
+        )
     if model == "server-error":
-        return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error",
-                                       "param": None, "code": None}}, status_code=500)
+        return JSONResponse(
+            {"error": {"message": "upstream exploded", "type": "server_error", "param": None, "code": None}},
+            status_code=500,
+        )
     if not body.get("stream"):
-        return JSONResponse({
-            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": f"Hello from {model}!"}}],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
-        })
+        return JSONResponse(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": f"Hello from {model}!"},
+                    }
+                ],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+            }
+        )
     return StreamingResponse(_stream(body), media_type="text/event-stream")
 
 
 async def models(_: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [
-        {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}]})
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [{"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}],
+        }
+    )
 
 
 async def requests(request: Request) -> Response:
@@ -122,11 +164,13 @@ async def requests(request: Request) -> Response:
     return JSONResponse(received)
 
 
-app = Starlette(routes=[
-    Route("/v1/chat/completions", chat, methods=["POST"]),
-    Route("/v1/models", models),
-    Route("/fake/requests", requests, methods=["GET", "DELETE"]),
-])
+app = Starlette(
+    routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/fake/requests", requests, methods=["GET", "DELETE"]),
+    ]
+)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -55,8 +55,9 @@ class Process:
 
     def start(self) -> Process:
         self._log_file = self.log.open("ab")
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     cwd=ROOT)
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=ROOT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -69,6 +70,12 @@ class Process:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.args} did not become healthy:\n{self.log_tail()}")
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -87,18 +94,32 @@ class Process:
 class Server(Process):
     """A Responsa server."""
 
+    def __enter__(self) -> Server:
+        return self
+
     def client(self, test_id: str | None = None, **kwargs: Any) -> openai.OpenAI:
         headers = {"X-OGX-Provider-Data": json.dumps({"__test_id": test_id})} if test_id else {}
-        return openai.OpenAI(base_url=self.url + "/v1", api_key="test-key", max_retries=0,
-                             default_headers=headers, timeout=30, **kwargs)
+        return openai.OpenAI(
+            base_url=self.url + "/v1",
+            api_key="test-key",
+            max_retries=0,
+            default_headers=headers,
+            timeout=30,
+            **kwargs,
+        )
 
 
 def start_server(tmp: Path, name: str, env: dict[str, str], args: tuple[str, ...] = ()) -> Server:
     port = free_port()
     full_env = {**base_env(), **env}
     full_env.setdefault("RESPONSA_DB_URL", f"sqlite+aiosqlite:///{tmp / (name + '.db')}")
-    server = Server([sys.executable, "-m", "responsa", "serve", "--port", str(port), *args], full_env,
-                    tmp / f"{name}.log", port, "/v1/health")
+    server = Server(
+        [sys.executable, "-m", "responsa", "serve", "--port", str(port), *args],
+        full_env,
+        tmp / f"{name}.log",
+        port,
+        "/v1/health",
+    )
     return server.start()  # type: ignore[return-value]
 
 
@@ -111,5 +132,3 @@ def shared_or_skip() -> Path:
 def upstream_requests(fake: Process) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = HTTP.get(fake.url + "/fake/requests").json()
     return result
-
-

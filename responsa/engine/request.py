@@ -79,8 +79,15 @@ _TYPE_TAG = re.compile(
     r"^(str|int|float|bool|none|list|dict|literal|function-\w+|constrained-\w+|nullable|union|"
     r"tagged-union|lax-or-strict|json-or-python)(\[.*\])?$"
 )
-_JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array",
-               dict: "an object", type(None): "null"}
+_JSON_TYPES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
 
 
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
@@ -91,11 +98,16 @@ def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
     param = ".".join(loc) if loc else None
     kind = err["type"]
     if kind == "missing":
-        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+        return InvalidRequest(
+            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+        )
     if len(loc) < len(raw_loc) and (kind.endswith("_type") or kind.endswith("_parsing")):
         got = _JSON_TYPES.get(type(err.get("input")), "a value of another type")
-        return InvalidRequest(f"Invalid type for '{param}': got {got}, which is not accepted here.",
-                              param=param, code="invalid_type")
+        return InvalidRequest(
+            f"Invalid type for '{param}': got {got}, which is not accepted here.",
+            param=param,
+            code="invalid_type",
+        )
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return InvalidRequest(
             f"Invalid type for '{param}': {err['msg'][0].lower()}{err['msg'][1:]}.",

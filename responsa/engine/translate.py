@@ -217,7 +217,8 @@ def to_chat_messages(input: str | list[Item], previous: ChatMessages | None = No
             call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments")
             if not (isinstance(call_id, str) and isinstance(name, str) and isinstance(arguments, str)):
                 raise InvalidRequest(
-                    f"Invalid value for '{where}': a function_call needs string 'call_id', 'name' and 'arguments'.",
+                    f"Invalid value for '{where}': a function_call needs string "
+                    "'call_id', 'name' and 'arguments'.",
                     param=where,
                 )
             message = {

@@ -18,19 +18,18 @@ the upstream connection then.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 
 from openai.types import Model
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
-from responsa.types import ChatRequest
+from responsa.types import ChatRequest, ChunkStream
 
 
 class Provider(ABC):
     name: str
 
     @abstractmethod
-    def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
+    def stream_chat(self, request: ChatRequest) -> ChunkStream:
         """Stream one chat completion (`request["stream"]` is true)."""
 
     @abstractmethod

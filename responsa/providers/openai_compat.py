@@ -3,19 +3,19 @@ official SDK's `AsyncOpenAI`, one pooled client per provider."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
 from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
-from responsa.types import ChatRequest
+from responsa.types import ChatRequest, ChunkStream
 
 
 def _error_fields(body: object) -> dict[str, Any]:
@@ -59,10 +59,12 @@ class OpenAICompatProvider(Provider):
             max_retries=0,  # the caller decides; replays must see exactly one call
         )
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream_chat(self, request: ChatRequest) -> ChunkStream:
         model = request.get("model")
         with upstream_errors(self.name, model):
-            stream = await self.client.chat.completions.create(**request)
+            stream = cast(
+                AsyncStream[ChatCompletionChunk], await self.client.chat.completions.create(**request)
+            )
             try:
                 async for chunk in stream:
                     yield chunk

@@ -107,7 +107,8 @@ def recorded_error(response: dict[str, Any]) -> UpstreamError | None:
     if not response.get("is_exception"):
         return None
     data = response.get("exception_data") or {}
-    body = data.get("body") if isinstance(data.get("body"), dict) else {}
+    raw_body = data.get("body")
+    body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
     return UpstreamError(
         str(
             body.get("message")

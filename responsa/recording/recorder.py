@@ -14,7 +14,6 @@ that request.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from responsa.providers.base import Provider
 from responsa.recording import cassette
 from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import request_key
-from responsa.types import ChatRequest
+from responsa.types import ChatRequest, ChunkStream
 
 log = logging.getLogger("responsa.recording")
 
@@ -74,7 +73,7 @@ class RecordingProvider(Provider):
         self.index.add(key, Entry(path, test_id, endpoint))
         log.info("recorded %s (test id %r) to %s", endpoint, test_id, path)
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream_chat(self, request: ChatRequest) -> ChunkStream:
         test_id = current_test_id.get()
         key, recording = self._lookup(CHAT_ENDPOINT, request, test_id)
         if recording is not None:

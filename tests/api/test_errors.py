@@ -13,12 +13,19 @@ from tests.support import HTTP, Server, start_server
 
 def post(server: Server, body: Any, path: str = "/v1/responses", **kwargs: Any) -> httpx.Response:
     if isinstance(body, (bytes, str)):
-        return HTTP.post(server.url + path, content=body, timeout=10,
-                          headers={"content-type": "application/json"}, **kwargs)
+        return HTTP.post(
+            server.url + path,
+            content=body,
+            timeout=10,
+            headers={"content-type": "application/json"},
+            **kwargs,
+        )
     return HTTP.post(server.url + path, json=body, timeout=10, **kwargs)
 
 
-def assert_error(resp: httpx.Response, status: int, param: str | None = None, contains: str = "") -> dict[str, Any]:
+def assert_error(
+    resp: httpx.Response, status: int, param: str | None = None, contains: str = ""
+) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert set(body) == {"error"}, body
@@ -68,32 +75,61 @@ OK = {"model": "openai/gpt-4o", "input": "hi"}
         ({**OK, "background": True}, "background", "not supported"),
         ({**OK, "text": {"format": {"type": "xml"}}}, "text.format.type", ""),
         ({**OK, "text": {"format": {"type": "json_schema", "schema": {}}}}, "text.format.name", ""),
-        ({**OK, "text": {"format": {"type": "json_schema", "name": "x", "schema": "no"}}}, "text.format.schema", ""),
+        (
+            {**OK, "text": {"format": {"type": "json_schema", "name": "x", "schema": "no"}}},
+            "text.format.schema",
+            "",
+        ),
         ({**OK, "tools": [{"type": "code_interpreter"}]}, "tools[0].type", "not supported"),
         ({**OK, "tools": [{"type": "function"}]}, "tools[0].name", "missing"),
         ({**OK, "tool_choice": "required"}, "tool_choice", "no 'tools'"),
         ({**OK, "tool_choice": "sometimes", "tools": [{"type": "function", "name": "f"}]}, "tool_choice", ""),
-        ({**OK, "tool_choice": {"type": "function", "name": "g"}, "tools": [{"type": "function", "name": "f"}]},
-         "tool_choice", "not in 'tools'"),
+        (
+            {
+                **OK,
+                "tool_choice": {"type": "function", "name": "g"},
+                "tools": [{"type": "function", "name": "f"}],
+            },
+            "tool_choice",
+            "not in 'tools'",
+        ),
         ({**OK, "input": [{"type": "computer_call", "id": "x"}]}, "input[0].type", "not supported"),
         ({**OK, "input": [{"role": "robot", "content": "hi"}]}, "input[0].role", ""),
         ({**OK, "input": [{"role": "user", "content": 7}]}, "input[0].content", ""),
-        ({**OK, "input": [{"role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]},
-         "input[0].content[0].type", "not supported"),
-        ({**OK, "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]},
-         "input[0].content[0].file_id", "files api"),
-        ({**OK, "input": [{"role": "user", "content": [{"type": "input_text"}]}]}, "input[0].content[0].text", ""),
-        ({**OK, "input": [{"type": "function_call_output", "call_id": "call_x", "output": "42"}]}, "input",
-         "call_x"),
+        (
+            {**OK, "input": [{"role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]},
+            "input[0].content[0].type",
+            "not supported",
+        ),
+        (
+            {**OK, "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]},
+            "input[0].content[0].file_id",
+            "files api",
+        ),
+        (
+            {**OK, "input": [{"role": "user", "content": [{"type": "input_text"}]}]},
+            "input[0].content[0].text",
+            "",
+        ),
+        (
+            {**OK, "input": [{"type": "function_call_output", "call_id": "call_x", "output": "42"}]},
+            "input",
+            "call_x",
+        ),
         ({**OK, "input": []}, "input", "nothing to respond to"),
-        ({**OK, "previous_response_id": "resp_1", "conversation": "conv_" + "0" * 48}, "conversation", "both"),
+        (
+            {**OK, "previous_response_id": "resp_1", "conversation": "conv_" + "0" * 48},
+            "conversation",
+            "both",
+        ),
         ({**OK, "conversation": "conversation-1"}, "conversation", "conv_"),
         ({**OK, "prompt": {"id": "pmpt_1"}}, "prompt", "not supported"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
-def test_bad_request_is_400(live_server: Server, unchanged: None, body: dict[str, Any], param: str,
-                            contains: str, stream: bool) -> None:
+def test_bad_request_is_400(
+    live_server: Server, unchanged: None, body: dict[str, Any], param: str, contains: str, stream: bool
+) -> None:
     if stream:
         body = {**body, "stream": True} if "stream" not in body else body
     assert_error(post(live_server, body), 400, param, contains)
@@ -104,12 +140,17 @@ def test_bad_request_is_400(live_server: Server, unchanged: None, body: dict[str
     [
         ({**OK, "model": "nope/model-x"}, "model", "model_not_found"),
         ({**OK, "model": "no-provider-prefix"}, "model", "model_not_found"),
-        ({**OK, "previous_response_id": "resp_missing"}, "previous_response_id", "previous_response_not_found"),
+        (
+            {**OK, "previous_response_id": "resp_missing"},
+            "previous_response_id",
+            "previous_response_not_found",
+        ),
         ({**OK, "conversation": "conv_" + "a" * 48}, "conversation", "not_found"),
     ],
 )
-def test_unknown_things_are_404(live_server: Server, unchanged: None, body: dict[str, Any], param: str,
-                                code: str) -> None:
+def test_unknown_things_are_404(
+    live_server: Server, unchanged: None, body: dict[str, Any], param: str, code: str
+) -> None:
     error = assert_error(post(live_server, body), 404, param)
     assert error["code"] == code
     assert_error(post(live_server, {**body, "stream": True}), 404, param)
@@ -157,9 +198,15 @@ def test_upstream_server_error_is_502(live_server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("small"), "small",
-                          {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-                           "RESPONSA_MAX_BODY_BYTES": "2000"})
+    server = start_server(
+        tmp_path_factory.mktemp("small"),
+        "small",
+        {
+            "OPENAI_API_KEY": "k",
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "RESPONSA_MAX_BODY_BYTES": "2000",
+        },
+    )
     yield server
     server.stop()
 
@@ -174,8 +221,12 @@ def test_oversize_body_is_413(small_server: Server) -> None:
             yield b"y" * 500
         yield b'"}'
 
-    resp = HTTP.post(small_server.url + "/v1/responses", content=chunks(), timeout=10,
-                      headers={"content-type": "application/json"})
+    resp = HTTP.post(
+        small_server.url + "/v1/responses",
+        content=chunks(),
+        timeout=10,
+        headers={"content-type": "application/json"},
+    )
     assert_error(resp, 413)
 
 

@@ -10,14 +10,28 @@ from tests.support import HTTP, Process, Server, upstream_requests
 
 def test_retrieve_delete(live_server: Server) -> None:
     client = live_server.client()
-    created = client.responses.create(model="openai/gpt-4o", input="hi", metadata={"team": "a"},
-                                      temperature=0.3)
+    created = client.responses.create(
+        model="openai/gpt-4o", input="hi", metadata={"team": "a"}, temperature=0.3
+    )
     fetched = client.responses.retrieve(created.id)
     assert fetched.model_dump() == created.model_dump()
     assert fetched.metadata == {"team": "a"} and fetched.temperature == 0.3
     raw = HTTP.get(f"{live_server.url}/v1/responses/{created.id}").json()
-    for field in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "top_logprobs", "tool_choice",
-                  "truncation", "background", "service_tier", "tools", "store", "text", "parallel_tool_calls"):
+    for field in (
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "top_logprobs",
+        "tool_choice",
+        "truncation",
+        "background",
+        "service_tier",
+        "tools",
+        "store",
+        "text",
+        "parallel_tool_calls",
+    ):
         assert raw[field] is not None, field
     deleted = HTTP.delete(f"{live_server.url}/v1/responses/{created.id}").json()
     assert deleted == {"id": created.id, "object": "response", "deleted": True}
@@ -105,16 +119,29 @@ def test_input_items_pagination(live_server: Server) -> None:
     assert [i["content"][0]["text"] for i in desc["data"]] == ["m4", "m3", "m2", "m1", "m0"]
     # the SDK's auto-pagination walks the cursor
     assert [i.content[0].text for i in client.responses.input_items.list(created.id, limit=2)] == [  # type: ignore[union-attr]
-        "m4", "m3", "m2", "m1", "m0"]
+        "m4",
+        "m3",
+        "m2",
+        "m1",
+        "m0",
+    ]
     assert HTTP.get(url, params={"after": "msg_nope"}).status_code == 404
 
 
 def test_image_urls_hidden_unless_included(live_server: Server) -> None:
     client = live_server.client()
-    created = client.responses.create(model="openai/gpt-4o", input=[{"role": "user", "content": [
-        {"type": "input_text", "text": "what is it"},
-        {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
-    ]}])
+    created = client.responses.create(
+        model="openai/gpt-4o",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "what is it"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+                ],
+            }
+        ],
+    )
     plain = client.responses.input_items.list(created.id).data[0]
     assert plain.content[1].image_url is None  # type: ignore[union-attr]
     shown = client.responses.input_items.list(created.id, include=["message.input_image.image_url"]).data[0]
@@ -126,16 +153,30 @@ def test_extra_fields_and_options_reach_upstream(live_server: Server, fake_upstr
     client = live_server.client()
     HTTP.delete(fake_upstream.url + "/fake/requests")
     response = client.responses.create(
-        model="openai/gpt-4o", input="hi", top_logprobs=2, service_tier="flex", safety_identifier="u1",
-        prompt_cache_key="k1", reasoning={"effort": "low"}, text={"format": {"type": "json_object"}},
-        extra_body={"guided_choice": ["a", "b"]}, stream_options={"include_obfuscation": False},  # type: ignore[call-overload]
+        model="openai/gpt-4o",
+        input="hi",
+        top_logprobs=2,
+        service_tier="flex",
+        safety_identifier="u1",
+        prompt_cache_key="k1",
+        reasoning={"effort": "low"},
+        text={"format": {"type": "json_object"}},
+        extra_body={"guided_choice": ["a", "b"]},
+        stream_options={"include_obfuscation": False},  # type: ignore[call-overload]
     )
     (upstream,) = upstream_requests(fake_upstream)
     assert upstream == {
-        "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "logprobs": True,
-        "response_format": {"type": "json_object"}, "stream": True,
-        "stream_options": {"include_usage": True, "include_obfuscation": False}, "top_logprobs": 2,
-        "safety_identifier": "u1", "service_tier": "flex", "reasoning_effort": "low", "prompt_cache_key": "k1",
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hi"}],
+        "logprobs": True,
+        "response_format": {"type": "json_object"},
+        "stream": True,
+        "stream_options": {"include_usage": True, "include_obfuscation": False},
+        "top_logprobs": 2,
+        "safety_identifier": "u1",
+        "service_tier": "flex",
+        "reasoning_effort": "low",
+        "prompt_cache_key": "k1",
         "guided_choice": ["a", "b"],
     }
     assert response.text.format.type == "json_object"  # type: ignore[union-attr]
@@ -144,21 +185,43 @@ def test_extra_fields_and_options_reach_upstream(live_server: Server, fake_upstr
 
 def test_function_tools_round_trip(live_server: Server, fake_upstream: Process) -> None:
     client = live_server.client()
-    tools = [{"type": "function", "name": "get_weather", "description": "Weather for a city",
-              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        }
+    ]
     HTTP.delete(fake_upstream.url + "/fake/requests")
-    events = list(client.responses.create(model="openai/tool-call", input="Weather in Paris?", tools=tools,  # type: ignore[arg-type]
-                                          stream=True))
+    events = list(
+        client.responses.create(
+            model="openai/tool-call",
+            input="Weather in Paris?",
+            tools=tools,  # type: ignore[arg-type]
+            stream=True,
+        )
+    )
     types = [e.type for e in events]
-    assert "response.function_call_arguments.delta" in types and "response.function_call_arguments.done" in types
+    assert (
+        "response.function_call_arguments.delta" in types and "response.function_call_arguments.done" in types
+    )
     final = events[-1].response
     call = final.output[-1]
-    assert call.type == "function_call" and call.name == "get_weather" and call.arguments == '{"city": "Paris"}'
+    assert (
+        call.type == "function_call" and call.name == "get_weather" and call.arguments == '{"city": "Paris"}'
+    )
     assert call.call_id == "call_fake1" and call.status == "completed" and call.id.startswith("fc_")
     assert final.tools[0].name == "get_weather"  # type: ignore[union-attr]
 
     follow = client.responses.create(
-        model="openai/gpt-4o", previous_response_id=final.id, tools=tools,  # type: ignore[arg-type]
+        model="openai/gpt-4o",
+        previous_response_id=final.id,
+        tools=tools,  # type: ignore[arg-type]
         input=[{"type": "function_call_output", "call_id": "call_fake1", "output": "Sunny"}],
     )
     assert follow.output_text == "Hello from gpt-4o!"
@@ -166,8 +229,17 @@ def test_function_tools_round_trip(live_server: Server, fake_upstream: Process) 
     assert first_body["tools"] == [{"type": "function", "function": tools[0]}]
     assert first_body["parallel_tool_calls"] is True
     assert second_body["messages"][1:] == [
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"index": 0, "id": "call_fake1", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "index": 0,
+                    "id": "call_fake1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_fake1", "content": "Sunny"},
     ]

@@ -29,7 +29,9 @@ def test_seed_001_previous_response_id(replay_server: Server) -> None:
     assert first.output_text == "Humans live on Earth."
 
     second = client.responses.create(
-        model="openai/gpt-4o", input="Repeat your previous response in all caps.", previous_response_id=first.id
+        model="openai/gpt-4o",
+        input="Repeat your previous response in all caps.",
+        previous_response_id=first.id,
     )
     assert second.output_text == _seed_reply(SEED_001) == "HUMANS LIVE ON EARTH."
     assert second.previous_response_id == first.id
@@ -41,14 +43,19 @@ def test_seed_002_image_follow_up(replay_server: Server) -> None:
     image_url = SEED_002["request"]["body"]["messages"][0]["content"][1]["image_url"]["url"]
     first = client.responses.create(
         model="openai/gpt-4o",
-        input=[{
-            "role": "user",
-            "content": [
-                {"type": "input_text", "text": "What type of animal is in this image? Please respond with a single "
-                                               "word that starts with the letter 'L'."},
-                {"type": "input_image", "image_url": image_url},
-            ],
-        }],
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "input_text",
+                        "text": "What type of animal is in this image? Please respond with a single "
+                        "word that starts with the letter 'L'.",
+                    },
+                    {"type": "input_image", "image_url": image_url},
+                ],
+            }
+        ],
     )
     assert first.output_text == "Llama"
     second = client.responses.create(
@@ -67,10 +74,14 @@ def test_seed_002_image_follow_up(replay_server: Server) -> None:
 def test_seed_001_streamed_follow_up(replay_server: Server) -> None:
     client = replay_server.client(SEED_001["test_id"])
     first = client.responses.create(model="openai/gpt-4o", input="Which planet do humans live on?")
-    events = list(client.responses.create(
-        model="openai/gpt-4o", input="Repeat your previous response in all caps.",
-        previous_response_id=first.id, stream=True,
-    ))
+    events = list(
+        client.responses.create(
+            model="openai/gpt-4o",
+            input="Repeat your previous response in all caps.",
+            previous_response_id=first.id,
+            stream=True,
+        )
+    )
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert deltas == _seed_reply(SEED_001)
     assert events[-1].type == "response.completed"

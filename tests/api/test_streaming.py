@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import openai
 import orjson
 
@@ -57,9 +56,13 @@ def test_event_order_and_sequence_numbers(live_server: Server) -> None:
     final = events[-1]["response"]
     assert final["status"] == "completed" and final["completed_at"] is not None
     assert final["output"][0]["content"][0]["text"] == deltas
-    assert final["usage"] == {"input_tokens": 11, "input_tokens_details": {"cached_tokens": 2},
-                              "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0},
-                              "total_tokens": 16}
+    assert final["usage"] == {
+        "input_tokens": 11,
+        "input_tokens_details": {"cached_tokens": 2},
+        "output_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 16,
+    }
     item_ids = {e["item_id"] for e in events if "item_id" in e}
     assert item_ids == {final["output"][0]["id"]}
     assert events[0]["response"]["status"] == "in_progress" and events[0]["response"]["output"] == []
@@ -67,7 +70,9 @@ def test_event_order_and_sequence_numbers(live_server: Server) -> None:
 
 def test_sdk_parses_every_event(live_server: Server) -> None:
     client = live_server.client()
-    events = list(client.responses.create(model="openai/gpt-4o", input="hi", stream=True, instructions="Be brief."))
+    events = list(
+        client.responses.create(model="openai/gpt-4o", input="hi", stream=True, instructions="Be brief.")
+    )
     assert [e.type for e in events] == TEXT_EVENTS
     final = events[-1].response
     assert final.instructions == "Be brief."
@@ -79,8 +84,15 @@ def test_sdk_parses_every_event(live_server: Server) -> None:
 def test_upstream_body_for_streaming_and_not(live_server: Server, fake_upstream: Process) -> None:
     client = live_server.client()
     HTTP.delete(fake_upstream.url + "/fake/requests")
-    client.responses.create(model="openai/gpt-4o", input="one", instructions="sys", temperature=0.5,
-                            max_output_tokens=20000, metadata={"k": "v"}, store=False)
+    client.responses.create(
+        model="openai/gpt-4o",
+        input="one",
+        instructions="sys",
+        temperature=0.5,
+        max_output_tokens=20000,
+        metadata={"k": "v"},
+        store=False,
+    )
     list(client.responses.create(model="openai/gpt-4o", input="two", stream=True, top_p=0.25))
     first, second = upstream_requests(fake_upstream)
     assert first == {
@@ -91,8 +103,13 @@ def test_upstream_body_for_streaming_and_not(live_server: Server, fake_upstream:
         "stream_options": {"include_usage": True},
         "temperature": 0.5,
     }
-    assert second == {"model": "gpt-4o", "messages": [{"role": "user", "content": "two"}], "stream": True,
-                      "stream_options": {"include_usage": True}, "top_p": 0.25}
+    assert second == {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "two"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "top_p": 0.25,
+    }
 
 
 def test_failure_mid_stream_ends_with_response_failed(live_server: Server) -> None:
@@ -139,8 +156,12 @@ def test_refusal_is_streamed_as_refusal(live_server: Server) -> None:
 
 
 def test_client_disconnect_stores_a_failed_response(live_server: Server) -> None:
-    with HTTP.stream("POST", live_server.url + "/v1/responses", timeout=30,
-                      json={"model": "openai/slow", "input": "hi", "stream": True}) as resp:
+    with HTTP.stream(
+        "POST",
+        live_server.url + "/v1/responses",
+        timeout=30,
+        json={"model": "openai/slow", "input": "hi", "stream": True},
+    ) as resp:
         for line in resp.iter_lines():
             if line.startswith("data: "):
                 response_id = orjson.loads(line[6:])["response"]["id"]
