@@ -149,6 +149,11 @@ def _run(client: openai.OpenAI, rec: dict[str, Any], previous_id: str | None) ->
     ):
         return result
     assert result.output_text == _expected_text(rec), rec["_path"].name
+    if body.get("logprobs"):  # the upstream's token logprobs reach the output text
+        part = result.output[0].content[0]
+        assert part.logprobs and "".join(lp.token for lp in part.logprobs) == result.output_text
+        if body.get("top_logprobs"):
+            assert len(part.logprobs[0].top_logprobs) == body["top_logprobs"]
     return result
 
 
