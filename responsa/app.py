@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from responsa.api import chat, handlers, models, responses
+from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
 from responsa.config import Settings
 from responsa.engine.run import Engine
@@ -78,6 +78,6 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Responsa", version="0.1.0", lifespan=lifespan)
     app.add_middleware(TestIdMiddleware)
     handlers.install(app)
-    for module in (responses, chat, models):
+    for module in (responses, conversations, chat, models):
         app.include_router(module.router)
     return app

@@ -1,4 +1,5 @@
-"""Where a response's history comes from: nothing, a previous response, or a conversation.
+"""Where a response's history comes from: nothing, a previous response, or a conversation
+(`engine/conversations.py`).
 
 With `previous_response_id`, history is the previous response's upstream chat messages
 (system messages were never stored) followed by its reply, exactly as sent and received, so
@@ -7,14 +8,11 @@ strings stay strings (SPEC §3, seeds 001 and 002).
 
 from __future__ import annotations
 
-import re
-
 from responsa.engine.request import CreateResponseRequest
 from responsa.errors import InvalidRequest, NotFound
 from responsa.store.base import Store
 from responsa.types import ChatMessages
 
-CONVERSATION_ID = re.compile(r"^conv_[0-9a-f]{48}$")
 UNFINISHED = frozenset({"queued", "in_progress"})
 
 
@@ -45,14 +43,4 @@ async def previous_messages(req: CreateResponseRequest, store: Store) -> ChatMes
                 param="previous_response_id",
             )
         return list(previous.messages)
-    conversation_id = req.conversation_id
-    if req.conversation is not None:
-        if conversation_id is None or not CONVERSATION_ID.match(conversation_id):
-            raise InvalidRequest(
-                f"Invalid value for 'conversation': {conversation_id!r}. Must match format 'conv_' "
-                "followed by 48 lowercase hex characters.",
-                param="conversation",
-            )
-        # No conversation can exist until the Conversations API lands; say so precisely.
-        raise NotFound(f"Conversation '{conversation_id}' not found.", param="conversation")
     return None

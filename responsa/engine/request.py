@@ -8,13 +8,29 @@ Fields follow the order of the API reference. Unknown top-level fields are kept 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from responsa.errors import InvalidRequest
 
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 Short = Annotated[str, StringConstraints(max_length=64)]
+
+
+def _metadata_limits(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 16:
+        raise ValueError("metadata can hold at most 16 key-value pairs")
+    for key in value:
+        if len(key) > 64:
+            raise ValueError(f"metadata key {key[:20]!r}... is longer than 64 characters")
+    return value
+
+
+# At most 16 pairs, keys up to 64 characters, values up to 512: the OpenAI limits.
+Metadata = Annotated[
+    dict[str, Annotated[str, StringConstraints(max_length=512)]], AfterValidator(_metadata_limits)
+]
 
 
 class CreateResponseRequest(BaseModel):
@@ -28,7 +44,7 @@ class CreateResponseRequest(BaseModel):
     instructions: str | None = None
     max_output_tokens: int | None = Field(default=None, ge=16)
     max_tool_calls: int | None = Field(default=None, ge=1)
-    metadata: dict[str, Annotated[str, StringConstraints(max_length=512)]] | None = None
+    metadata: Metadata | None = None
     parallel_tool_calls: bool | None = True
     previous_response_id: str | None = None
     prompt: dict[str, Any] | None = None
@@ -51,17 +67,6 @@ class CreateResponseRequest(BaseModel):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     max_infer_iters: int | None = Field(default=None, ge=1)
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is not None:
-            if len(value) > 16:
-                raise ValueError("metadata can hold at most 16 key-value pairs")
-            for key in value:
-                if len(key) > 64:
-                    raise ValueError(f"metadata key {key[:20]!r}... is longer than 64 characters")
-        return value
 
     @property
     def extra_fields(self) -> dict[str, Any]:
@@ -119,9 +124,32 @@ def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
 
 
 def parse_create_request(data: object) -> CreateResponseRequest:
+    return parse_body(CreateResponseRequest, data)
+
+
+class CreateConversationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    items: list[dict[str, Any]] | None = None
+    metadata: Metadata | None = None
+
+
+class UpdateConversationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    metadata: Metadata
+
+
+class CreateItemsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    items: list[dict[str, Any]]
+
+
+def parse_body(model: type[BaseModelT], data: object) -> BaseModelT:
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_type")
     try:
-        return CreateResponseRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_from_validation(exc) from None

@@ -24,7 +24,7 @@ from typing import Any
 from openai.types.chat import ChatCompletionChunk
 
 from responsa import ids
-from responsa.engine import history, translate
+from responsa.engine import conversations, history, translate
 from responsa.engine.events import FunctionCallItem, MessageItem, Stamper, lifecycle
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.response import UsageTotals, new_response
@@ -49,6 +49,9 @@ class PreparedRun:
     history: ChatMessages  # what was sent upstream, minus system messages
     input_items: list[Item]
     response: dict[str, Any]
+    system: ChatMessages = field(default_factory=list)
+    conversation_id: str | None = None
+    conversation_item_ids: list[str] = field(default_factory=list)  # the items `history` was built from
     error: ResponsaError | None = None  # why the response failed, once it has
 
 
@@ -178,9 +181,17 @@ class Engine:
             raise InvalidRequest(f"Model '{req.model}' is not a language model.", param="model")
         tools = translate_tools(req.tools, req.tool_choice)
         previous = await history.previous_messages(req, self.store)
-        new_messages = translate.to_chat_messages(req.input, previous)
-        past = previous or []
-        chat_history = past + new_messages
+        conversation_id: str | None = None
+        item_ids: list[str] = []
+        if req.conversation is not None:
+            conversation_id = conversations.check_id(req.conversation_id, "conversation")
+            if await self.store.get_conversation(conversation_id) is None:
+                raise conversations.not_found(conversation_id, "conversation")
+            items = await conversations.all_items(self.store, conversation_id)
+            item_ids = [item["id"] for item in items]
+            chat_history = conversations.history(items, req.input)
+        else:
+            chat_history = (previous or []) + translate.to_chat_messages(req.input, previous)
         system: ChatMessages = [{"role": "system", "content": req.instructions}] if req.instructions else []
         if not system and not chat_history:
             raise InvalidRequest("Invalid value for 'input': there is nothing to respond to.", param="input")
@@ -188,7 +199,17 @@ class Engine:
             req, model.provider_model_id, system + chat_history, tools.tools, tools.tool_choice
         )
         response = new_response(req, ids.response_id(), int(time.time()), tools.echo)
-        return PreparedRun(req, model, chat, chat_history, translate.to_stored_items(req.input), response)
+        return PreparedRun(
+            req,
+            model,
+            chat,
+            chat_history,
+            translate.to_stored_items(req.input),
+            response,
+            system,
+            conversation_id,
+            item_ids,
+        )
 
     async def stream(self, run: PreparedRun) -> EventStream:
         """All events of the response, stamped, always ending in a terminal `response.*` event."""
@@ -219,9 +240,26 @@ class Engine:
         return final, run.error
 
     async def _run_turns(self, run: PreparedRun, state: RunState) -> EventStream:
+        yield lifecycle("created", run.response)
+        yield lifecycle("in_progress", run.response)
+        if run.conversation_id is None:
+            async for event in self._respond(run, state):
+                yield event
+            return
+        async with conversations.conversation_turn(self.store, run.conversation_id, run.response["id"]):
+            await self._refresh_history(run, run.conversation_id)
+            async for event in self._respond(run, state):
+                yield event
+
+    async def _refresh_history(self, run: PreparedRun, conversation_id: str) -> None:
+        """Under the turn lease: rebuild the history if the conversation changed since `prepare`."""
+        items = await conversations.all_items(self.store, conversation_id)
+        if [item["id"] for item in items] != run.conversation_item_ids:
+            run.history = conversations.history(items, run.request.input)
+            run.chat["messages"] = run.system + run.history
+
+    async def _respond(self, run: PreparedRun, state: RunState) -> EventStream:
         response = run.response
-        yield lifecycle("created", response)
-        yield lifecycle("in_progress", response)
         call = ModelCall(response, state.usage)
         try:
             async for event in self._call_model(run, call):
@@ -260,11 +298,16 @@ class Engine:
         run.response["error"] = {"code": code, "message": error.message}
 
     async def _persist(self, run: PreparedRun, state: RunState) -> None:
-        if not run.request.store or state.persisted:
+        """Store the response once, and append a finished turn to its conversation in the same
+        transaction. A conversation keeps its turns even when the response itself is not stored."""
+        if state.persisted:
             return
         response = run.response
-        await self.store.save_response(
-            StoredResponse(
+        turn: list[Item] | None = None
+        if run.conversation_id is not None and response["status"] in ("completed", "incomplete"):
+            turn = run.input_items + response["output"]
+        if run.request.store:
+            stored = StoredResponse(
                 id=response["id"],
                 created_at=response["created_at"],
                 model=response["model"],
@@ -273,8 +316,11 @@ class Engine:
                 input_items=run.input_items,
                 messages=run.history + state.reply,
                 previous_response_id=run.request.previous_response_id,
+                conversation_id=run.conversation_id,
             )
-        )
+            await self.store.save_response(stored, turn)
+        elif turn is not None and run.conversation_id is not None:
+            await self.store.add_items(run.conversation_id, turn, response["created_at"])
         state.persisted = True
 
     async def _persist_quietly(self, run: PreparedRun, state: RunState) -> None:

@@ -181,10 +181,13 @@ def _previous_call_ids(messages: ChatMessages) -> set[str]:
     }
 
 
-def to_chat_messages(input: str | list[Item], previous: ChatMessages | None = None) -> ChatMessages:
+def to_chat_messages(
+    input: str | list[Item], previous: ChatMessages | None = None, first_new: int = 0
+) -> ChatMessages:
     """Convert a request's `input` to chat messages. With `previous` (a continued response), a
     user message equal to the last earlier user message is dropped, and a `function_call_output`
-    may answer a call made in an earlier turn."""
+    may answer a call made in an earlier turn. Items before `first_new` are history (a
+    conversation's items): an output there whose call is gone is dropped, not an error."""
     if isinstance(input, str):
         return [{"role": "user", "content": input}]
     outputs: dict[str, tuple[int, Item]] = {}
@@ -265,6 +268,7 @@ def to_chat_messages(input: str | list[Item], previous: ChatMessages | None = No
                 param=f"{where}.type",
             )
 
+    outputs = {call_id: entry for call_id, entry in outputs.items() if entry[0] >= first_new}
     if outputs:
         known = _previous_call_ids(previous) if previous is not None else set()
         unmatched = [call_id for call_id in outputs if call_id not in known]
@@ -292,36 +296,36 @@ def _stored_part(part: dict[str, Any], role: str) -> dict[str, Any]:
     return dict(part)
 
 
+def normalize_item(item: Item) -> Item:
+    """An item as the API shows it: typed, and a message with a status and a list of parts."""
+    kind = item.get("type") or "message"
+    shown = {**item, "type": kind}
+    if kind == "message":
+        role = str(item.get("role"))
+        content = item.get("content")
+        if isinstance(content, str):
+            part = "output_text" if role == "assistant" else "input_text"
+            shown["content"] = [_stored_part({"type": part, "text": content}, role)]
+        else:
+            shown["content"] = [_stored_part(p, role) for p in content or ()]
+        if shown.get("status") is None:
+            shown["status"] = "completed"
+    return shown
+
+
+def with_id(item: Item) -> Item:
+    """The item with an id: its own, or a new one (`msg_` for messages, `item_` otherwise)."""
+    if item.get("id"):
+        return item
+    kind = item.get("type") or "message"
+    return {**item, "id": ids.message_id() if kind == "message" else ids.new_id("item")}
+
+
 def to_stored_items(input: str | list[Item]) -> list[Item]:
     """The request's input as the items `input_items` lists (ids, statuses and typed parts added)."""
     if isinstance(input, str):
-        return [
-            {
-                "id": ids.message_id(),
-                "type": "message",
-                "role": "user",
-                "status": "completed",
-                "content": [{"type": "input_text", "text": input}],
-            }
-        ]
-    items: list[Item] = []
-    for item in input:
-        kind = item.get("type") or "message"
-        stored = {**item, "type": kind}
-        if kind == "message":
-            role = str(item.get("role"))
-            content = item.get("content")
-            if isinstance(content, str):
-                part = "output_text" if role == "assistant" else "input_text"
-                stored["content"] = [_stored_part({"type": part, "text": content}, role)]
-            else:
-                stored["content"] = [_stored_part(p, role) for p in content or ()]
-            stored.setdefault("status", "completed")
-            stored["id"] = item.get("id") or ids.message_id()
-        elif not item.get("id"):
-            stored["id"] = ids.new_id("fco" if kind == "function_call_output" else "item")
-        items.append(stored)
-    return items
+        input = [{"type": "message", "role": "user", "content": input}]
+    return [with_id(normalize_item(item)) for item in input]
 
 
 def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -4,6 +4,10 @@
     await store.start()                   # connects and applies migrations
     await store.save_response(stored)     # one write per finished response
     stored = await store.get_response("resp_...")
+    await store.save_response(stored, conversation_items=[...])   # ... and its conversation turn
+
+Conversation turns are serialized by a lease in the database (`acquire_turn` / `release_turn`),
+so replicas on one PostgreSQL serialize them too.
 
 Implementations raise nothing for missing rows: lookups return None and deletes return False;
 the engine decides which error the client sees.
@@ -34,6 +38,19 @@ class StoredResponse:
 
 
 @dataclass(slots=True)
+class StoredConversation:
+    id: str
+    created_at: int
+    metadata: dict[str, str]
+
+
+@dataclass(slots=True)
+class ItemPage:
+    items: list[Item]
+    has_more: bool
+
+
+@dataclass(slots=True)
 class Page:
     rows: list[StoredResponse]
     has_more: bool
@@ -47,8 +64,11 @@ class Store(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    async def save_response(self, stored: StoredResponse) -> None:
-        """Insert or replace a response with its items and messages, atomically."""
+    async def save_response(
+        self, stored: StoredResponse, conversation_items: list[Item] | None = None
+    ) -> None:
+        """Insert or replace a response with its items and messages, and append
+        `conversation_items` to `stored.conversation_id`, all in one transaction."""
 
     @abstractmethod
     async def get_response(self, response_id: str) -> StoredResponse | None: ...
@@ -61,3 +81,45 @@ class Store(ABC):
         self, *, after: str | None, before: str | None, limit: int, order: Order, model: str | None
     ) -> Page | None:
         """A page of responses; None when the `after`/`before` cursor names no stored response."""
+
+    # Conversations
+
+    @abstractmethod
+    async def create_conversation(self, conversation: StoredConversation, items: list[Item]) -> None: ...
+
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> StoredConversation | None: ...
+
+    @abstractmethod
+    async def update_conversation(
+        self, conversation_id: str, metadata: dict[str, str]
+    ) -> StoredConversation | None: ...
+
+    @abstractmethod
+    async def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation and its items."""
+
+    @abstractmethod
+    async def add_items(self, conversation_id: str, items: list[Item], created_at: int) -> bool:
+        """Append items (an item whose id is already there is replaced in place); False if no
+        such conversation."""
+
+    @abstractmethod
+    async def list_items(
+        self, conversation_id: str, *, after: str | None, limit: int | None, order: Order
+    ) -> ItemPage | None:
+        """Items in order; None when `after` names no item of the conversation."""
+
+    @abstractmethod
+    async def get_item(self, conversation_id: str, item_id: str) -> Item | None: ...
+
+    @abstractmethod
+    async def delete_item(self, conversation_id: str, item_id: str) -> bool: ...
+
+    @abstractmethod
+    async def acquire_turn(self, conversation_id: str, owner: str, ttl_s: float) -> bool | None:
+        """Take the conversation's turn lease if it is free or lapsed: True if taken, False if
+        held by another owner, None if the conversation does not exist. Also renews one's own."""
+
+    @abstractmethod
+    async def release_turn(self, conversation_id: str, owner: str) -> None: ...

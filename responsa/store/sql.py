@@ -13,7 +13,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from responsa.store.base import Order, Page, Store, StoredResponse
+from responsa.store.conversations import SqlConversations
 from responsa.store.tables import responses
+from responsa.types import Item
 
 log = logging.getLogger("responsa.store")
 
@@ -53,7 +55,7 @@ def _row_to_stored(row: Any) -> StoredResponse:
     )
 
 
-class SqlStore(Store):
+class SqlStore(SqlConversations, Store):
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.engine: AsyncEngine | None = None
@@ -85,7 +87,9 @@ class SqlStore(Store):
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(responses)
 
-    async def save_response(self, stored: StoredResponse) -> None:
+    async def save_response(
+        self, stored: StoredResponse, conversation_items: list[Item] | None = None
+    ) -> None:
         values = {
             "id": stored.id,
             "created_at": stored.created_at,
@@ -103,6 +107,8 @@ class SqlStore(Store):
             set_={k: statement.excluded[k] for k in values if k != "id"},
         )
         async with self._engine.begin() as conn:
+            if stored.conversation_id is not None and conversation_items is not None:
+                await self.append_items(conn, stored.conversation_id, conversation_items, stored.created_at)
             await conn.execute(statement)
 
     async def get_response(self, response_id: str) -> StoredResponse | None:

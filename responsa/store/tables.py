@@ -6,7 +6,19 @@ the server never queries inside it.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -28,4 +40,28 @@ responses = Table(
     Column("messages", Text, nullable=False),  # upstream chat messages to continue from
     Index("ix_responses_created", "created_at", "pk"),
     Index("ix_responses_model_created", "model", "created_at", "pk"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("next_position", BigInteger, nullable=False),  # reserved atomically by each append
+    Column("turn_owner", String(80)),  # the response running a turn right now, if any
+    Column("turn_expires_at", Float),  # when that lease lapses unless renewed
+)
+
+conversation_items = Table(
+    "conversation_items",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(80), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("id", String(120), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("item", Text, nullable=False),  # the item as given; message content keeps its shape
+    UniqueConstraint("conversation_id", "id", name="uq_conversation_items_id"),
+    Index("ix_conversation_items_position", "conversation_id", "position"),
 )

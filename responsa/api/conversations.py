@@ -1,0 +1,149 @@
+"""`/v1/conversations` routes: conversations and their items."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from responsa import ids
+from responsa.api.deps import json_response, read_json, store
+from responsa.engine import conversations as conv
+from responsa.engine.request import (
+    CreateConversationRequest,
+    CreateItemsRequest,
+    UpdateConversationRequest,
+    parse_body,
+)
+from responsa.errors import InvalidRequest, NotFound
+from responsa.store.base import Store, StoredConversation
+from responsa.types import Item
+
+router = APIRouter()
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Order = Annotated[Literal["asc", "desc"], Query()]
+
+
+def _shown(conversation: StoredConversation) -> dict[str, object]:
+    return {
+        "id": conversation.id,
+        "object": "conversation",
+        "created_at": conversation.created_at,
+        "metadata": conversation.metadata,
+    }
+
+
+async def _existing(store: Store, conversation_id: str) -> StoredConversation:
+    conv.check_id(conversation_id)
+    found = await store.get_conversation(conversation_id)
+    if found is None:
+        raise conv.not_found(conversation_id)
+    return found
+
+
+def _item_list(items: list[Item], has_more: bool) -> Response:
+    shown = [conv.present(item) for item in items]
+    return json_response(
+        {
+            "object": "list",
+            "data": shown,
+            "first_id": shown[0]["id"] if shown else None,
+            "last_id": shown[-1]["id"] if shown else None,
+            "has_more": has_more,
+        }
+    )
+
+
+@router.post("/v1/conversations")
+async def create_conversation(request: Request, store: Annotated[Store, Depends(store)]) -> Response:
+    body = parse_body(CreateConversationRequest, await read_json(request))
+    items = conv.prepare_items(body.items) if body.items is not None else []
+    conversation = StoredConversation(ids.new_id("conv"), int(time.time()), body.metadata or {})
+    await store.create_conversation(conversation, items)
+    return json_response(_shown(conversation))
+
+
+@router.get("/v1/conversations/{conversation_id}")
+async def retrieve_conversation(conversation_id: str, store: Annotated[Store, Depends(store)]) -> Response:
+    return json_response(_shown(await _existing(store, conversation_id)))
+
+
+@router.post("/v1/conversations/{conversation_id}")
+async def update_conversation(
+    conversation_id: str, request: Request, store: Annotated[Store, Depends(store)]
+) -> Response:
+    conv.check_id(conversation_id)
+    body = parse_body(UpdateConversationRequest, await read_json(request))
+    updated = await store.update_conversation(conversation_id, body.metadata)
+    if updated is None:
+        raise conv.not_found(conversation_id)
+    return json_response(_shown(updated))
+
+
+@router.delete("/v1/conversations/{conversation_id}")
+async def delete_conversation(conversation_id: str, store: Annotated[Store, Depends(store)]) -> Response:
+    conv.check_id(conversation_id)
+    if not await store.delete_conversation(conversation_id):
+        raise conv.not_found(conversation_id)
+    return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+
+
+@router.post("/v1/conversations/{conversation_id}/items")
+async def create_items(
+    conversation_id: str, request: Request, store: Annotated[Store, Depends(store)]
+) -> Response:
+    conv.check_id(conversation_id)
+    body = parse_body(CreateItemsRequest, await read_json(request))
+    items = conv.prepare_items(body.items)
+    if not items:
+        raise InvalidRequest("Invalid value for 'items': expected at least one item.", param="items")
+    if not await store.add_items(conversation_id, items, int(time.time())):
+        raise conv.not_found(conversation_id)
+    return _item_list(items, False)
+
+
+@router.get("/v1/conversations/{conversation_id}/items")
+async def list_items(
+    conversation_id: str,
+    store: Annotated[Store, Depends(store)],
+    after: str | None = None,
+    limit: Limit = 20,
+    order: Order = "desc",
+) -> Response:
+    await _existing(store, conversation_id)
+    page = await store.list_items(conversation_id, after=after, limit=limit, order=order)
+    if page is None:
+        raise InvalidRequest(
+            f"Invalid value for 'after': no item '{after}' in this conversation.", param="after"
+        )
+    return _item_list(page.items, page.has_more)
+
+
+def _item_not_found(conversation_id: str, item_id: str) -> NotFound:
+    return NotFound(
+        f"Conversation item '{item_id}' not found in conversation '{conversation_id}'.", param="item_id"
+    )
+
+
+@router.get("/v1/conversations/{conversation_id}/items/{item_id}")
+async def retrieve_item(
+    conversation_id: str, item_id: str, store: Annotated[Store, Depends(store)]
+) -> Response:
+    await _existing(store, conversation_id)
+    item = await store.get_item(conversation_id, item_id)
+    if item is None:
+        raise _item_not_found(conversation_id, item_id)
+    return json_response(conv.present(item))
+
+
+@router.delete("/v1/conversations/{conversation_id}/items/{item_id}")
+async def delete_item(
+    conversation_id: str, item_id: str, store: Annotated[Store, Depends(store)]
+) -> Response:
+    conversation = await _existing(store, conversation_id)
+    if not await store.delete_item(conversation_id, item_id):
+        raise _item_not_found(conversation_id, item_id)
+    return json_response(_shown(conversation))
