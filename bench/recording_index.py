@@ -46,9 +46,17 @@ def main() -> None:
             started = time.perf_counter()
             index = RecordingIndex.scan([root])
             times.append(time.perf_counter() - started)
-        print(json.dumps({"recordings": args.count, "indexed_keys": len(index), "tree_mb": round(size / 1e6, 1),
-                          "scan_s_median": round(statistics.median(times), 3),
-                          "scan_s_max": round(max(times), 3)}))
+        print(
+            json.dumps(
+                {
+                    "recordings": args.count,
+                    "indexed_keys": len(index),
+                    "tree_mb": round(size / 1e6, 1),
+                    "scan_s_median": round(statistics.median(times), 3),
+                    "scan_s_max": round(max(times), 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

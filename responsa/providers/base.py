@@ -40,5 +40,8 @@ class Provider(ABC):
     async def list_models(self) -> list[Model]:
         """The upstream's model list."""
 
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Get ready to serve (an in-process model loads its weights here)."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from responsa.config import ModelConfig, Settings
+from responsa.config import ModelConfig, ProviderConfig, Settings
 from responsa.errors import NotFound
 from responsa.providers.base import Provider
 from responsa.providers.openai_compat import OpenAICompatProvider
@@ -19,10 +19,18 @@ class ResolvedModel:
     model_type: str = "llm"
 
 
+def _build(name: str, config: ProviderConfig, settings: Settings) -> Provider:
+    if config.type == "llama_cpp":
+        from responsa.providers.llama_cpp import LlamaCppProvider
+
+        return LlamaCppProvider(name, config, settings.local_threads)
+    return OpenAICompatProvider(name, config)
+
+
 class ModelRegistry:
     def __init__(self, settings: Settings, wrap: Callable[[Provider], Provider] = lambda p: p) -> None:
         self.providers: dict[str, Provider] = {
-            name: wrap(OpenAICompatProvider(name, cfg)) for name, cfg in settings.providers.items()
+            name: wrap(_build(name, cfg, settings)) for name, cfg in settings.providers.items()
         }
         self._open_providers = {name for name, cfg in settings.providers.items() if cfg.serve_any_model}
         self._models: dict[str, ModelConfig] = {m.id: m for m in settings.models}
@@ -56,6 +64,10 @@ class ModelRegistry:
             found = ResolvedModel(model_id, self.providers[provider_name], upstream)
         self._cache[model_id] = found
         return found
+
+    async def start(self) -> None:
+        for provider in self.providers.values():
+            await provider.start()
 
     async def aclose(self) -> None:
         for provider in self.providers.values():

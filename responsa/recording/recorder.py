@@ -126,6 +126,9 @@ class RecordingProvider(Provider):
         )
         return models
 
+    async def start(self) -> None:
+        await self.inner.start()
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

