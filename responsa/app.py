@@ -19,18 +19,18 @@ from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
 from responsa.config import Settings
 from responsa.engine.run import Engine
-from responsa.providers.base import Provider
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
-from responsa.recording.recorder import RecordingProvider
+from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
 from responsa.store.sql import SqlStore
+from responsa.tools.web_search import SearchProvider, TavilySearch
 
 log = logging.getLogger("responsa")
 
 
-def _recording_wrapper(settings: Settings) -> tuple[RecordingIndex | None, type[Provider] | None]:
+def _recording_index(settings: Settings) -> RecordingIndex | None:
     if settings.recording_mode == "live":
-        return None, None
+        return None
     started = time.perf_counter()
     index = RecordingIndex.scan(settings.recording_dirs)
     log.info(
@@ -40,18 +40,21 @@ def _recording_wrapper(settings: Settings) -> tuple[RecordingIndex | None, type[
         ", ".join(map(str, settings.recording_dirs)),
         time.perf_counter() - started,
     )
-    return index, RecordingProvider
+    return index
 
 
-def build_registry(settings: Settings) -> ModelRegistry:
-    index, _ = _recording_wrapper(settings)
+def build_upstreams(settings: Settings) -> tuple[ModelRegistry, SearchProvider]:
+    """The inference providers and the web search provider, recorded unless the mode is live."""
+    search: SearchProvider = TavilySearch(settings.tavily_base_url, settings.tavily_api_key)
+    index = _recording_index(settings)
     if index is None:
-        return ModelRegistry(settings)
+        return ModelRegistry(settings), search
     directory = settings.recording_dirs[0]
     mode = settings.recording_mode
-    return ModelRegistry(
+    registry = ModelRegistry(
         settings, wrap=lambda inner: RecordingProvider(inner, mode=mode, index=index, directory=directory)
     )
+    return registry, RecordingSearch(search, Recorder(mode, index, directory, settings.tavily_base_url))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -59,9 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = SqlStore(settings.db_url)
         await store.start()
-        registry = build_registry(settings)
+        registry, search = build_upstreams(settings)
         await registry.start()
-        engine = Engine(store, registry)
+        engine = Engine(store, registry, search)
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
@@ -79,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await engine.aclose()
             await registry.aclose()
+            await search.aclose()
             await store.close()
 
     app = FastAPI(title="Responsa", version="0.1.0", lifespan=lifespan)

@@ -65,6 +65,8 @@ class Settings(BaseModel):
     models: tuple[ModelConfig, ...] = ()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
+    tavily_api_key: str | None = None
+    tavily_base_url: str = "https://api.tavily.com"
     log_level: str = "info"
 
     @field_validator("models")
@@ -161,6 +163,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_RECORDING_DIR": "recording_dirs",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
         "RESPONSA_LOCAL_THREADS": "local_threads",
+        "TAVILY_API_KEY": "tavily_api_key",
+        "RESPONSA_TAVILY_BASE_URL": "tavily_base_url",
         "RESPONSA_LOG_LEVEL": "log_level",
     }
     for var, key in overrides.items():

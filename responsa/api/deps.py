@@ -10,9 +10,9 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from responsa.context import current_provider_data, current_test_id
 from responsa.engine.run import Engine
 from responsa.errors import InvalidRequest, PayloadTooLarge
-from responsa.recording.recorder import current_test_id
 from responsa.store.base import Store
 
 
@@ -52,26 +52,29 @@ async def read_json(request: Request) -> Any:
         ) from None
 
 
-def _test_id(headers: list[tuple[bytes, bytes]]) -> str | None:
-    provider_data: str | None = None
+def _request_context(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, dict[str, Any] | None]:
+    """The test id and the provider data carried by the headers (bad provider data is ignored)."""
+    test_id: str | None = None
+    provider_data: dict[str, Any] | None = None
     for name, value in headers:
         if name == b"x-responsa-test-id":
-            return value.decode("latin-1") or None
-        if name == b"x-ogx-provider-data":
-            provider_data = value.decode("latin-1")
-    if provider_data:
-        try:
-            data = orjson.loads(provider_data)
-        except orjson.JSONDecodeError:
-            return None
-        if isinstance(data, dict) and isinstance(data.get("__test_id"), str):
-            return str(data["__test_id"])
-    return None
+            test_id = value.decode("latin-1") or None
+        elif name == b"x-ogx-provider-data":
+            try:
+                data = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                provider_data = data
+    if test_id is None and provider_data is not None and isinstance(provider_data.get("__test_id"), str):
+        test_id = provider_data["__test_id"]
+    return test_id, provider_data
 
 
 class TestIdMiddleware:
     """Puts the caller's test id (`X-Responsa-Test-Id`, or `__test_id` in `X-OGX-Provider-Data`)
-    into `current_test_id` for everything the request does, its stream included."""
+    and provider data into `responsa.context` for everything the request does, its stream
+    included."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -80,12 +83,14 @@ class TestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        test_id = _test_id(scope["headers"])
-        if test_id is None:
+        test_id, provider_data = _request_context(scope["headers"])
+        if test_id is None and provider_data is None:
             await self.app(scope, receive, send)
             return
         token = current_test_id.set(test_id)
+        data_token = current_provider_data.set(provider_data)
         try:
             await self.app(scope, receive, send)
         finally:
+            current_provider_data.reset(data_token)
             current_test_id.reset(token)

@@ -6,6 +6,8 @@ Map:
     MessageItem        an assistant message: item added -> part added -> deltas -> text done ->
                        part done -> item done (a refusal is a second part of the same item)
     FunctionCallItem   a function call: item added -> argument deltas -> arguments done -> item done
+    mcp_list_tools_events, mcp_call_events, web_search_events, approval_request_events
+                       server-run tool items, built whole once the tool has run
 
 Builders return plain dicts shaped like the SDK's `openai.types.responses` event models and
 leave `sequence_number` unset.
@@ -213,3 +215,68 @@ class FunctionCallItem:
                 "item": self.item("completed"),
             },
         ]
+
+
+def _added_done(output_index: int, opened: Item, final: Item, middle: list[Event]) -> list[Event]:
+    return [
+        {"type": "response.output_item.added", "output_index": output_index, "item": opened},
+        *middle,
+        {"type": "response.output_item.done", "output_index": output_index, "item": final},
+    ]
+
+
+def mcp_list_tools_events(output_index: int, item: Item, failed: bool) -> list[Event]:
+    base = {"item_id": item["id"], "output_index": output_index}
+    opened = {**item, "tools": []}
+    return [
+        {"type": "response.mcp_list_tools.in_progress", **base},
+        *_added_done(
+            output_index,
+            opened,
+            item,
+            [
+                {
+                    "type": "response.mcp_list_tools.failed"
+                    if failed
+                    else "response.mcp_list_tools.completed",
+                    **base,
+                },
+            ],
+        ),
+    ]
+
+
+def mcp_call_events(output_index: int, item: Item) -> list[Event]:
+    base = {"item_id": item["id"], "output_index": output_index}
+    opened = {**item, "arguments": "", "output": None, "error": None, "status": "in_progress"}
+    failed = item.get("error") is not None
+    return _added_done(
+        output_index,
+        opened,
+        item,
+        [
+            {"type": "response.mcp_call.in_progress", **base},
+            {"type": "response.mcp_call_arguments.delta", **base, "delta": item["arguments"]},
+            {"type": "response.mcp_call_arguments.done", **base, "arguments": item["arguments"]},
+            {"type": "response.mcp_call.failed" if failed else "response.mcp_call.completed", **base},
+        ],
+    )
+
+
+def web_search_events(output_index: int, item: Item) -> list[Event]:
+    base = {"item_id": item["id"], "output_index": output_index}
+    opened = {"id": item["id"], "type": "web_search_call", "status": "in_progress", "action": item["action"]}
+    return _added_done(
+        output_index,
+        opened,
+        item,
+        [
+            {"type": "response.web_search_call.in_progress", **base},
+            {"type": "response.web_search_call.searching", **base},
+            {"type": "response.web_search_call.completed", **base},
+        ],
+    )
+
+
+def approval_request_events(output_index: int, item: Item) -> list[Event]:
+    return _added_done(output_index, item, item, [])

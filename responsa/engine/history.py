@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from responsa.engine.request import CreateResponseRequest
 from responsa.errors import InvalidRequest, NotFound
-from responsa.store.base import Store
-from responsa.types import ChatMessages
+from responsa.store.base import Store, StoredResponse
 
 UNFINISHED = frozenset({"queued", "in_progress"})
 
@@ -26,21 +25,21 @@ def check_exclusive(req: CreateResponseRequest) -> None:
         )
 
 
-async def previous_messages(req: CreateResponseRequest, store: Store) -> ChatMessages | None:
-    """The chat history to continue from, or None for a fresh start."""
+async def previous_response(req: CreateResponseRequest, store: Store) -> StoredResponse | None:
+    """The response to continue from (its `messages` are the history), or None."""
     check_exclusive(req)
-    if req.previous_response_id is not None:
-        previous = await store.get_response(req.previous_response_id)
-        if previous is None:
-            raise NotFound(
-                f"Previous response with id '{req.previous_response_id}' not found.",
-                param="previous_response_id",
-                code="previous_response_not_found",
-            )
-        if previous.status in UNFINISHED:
-            raise InvalidRequest(
-                f"Previous response '{previous.id}' is still {previous.status}; wait until it finishes.",
-                param="previous_response_id",
-            )
-        return list(previous.messages)
-    return None
+    if req.previous_response_id is None:
+        return None
+    previous = await store.get_response(req.previous_response_id)
+    if previous is None:
+        raise NotFound(
+            f"Previous response with id '{req.previous_response_id}' not found.",
+            param="previous_response_id",
+            code="previous_response_not_found",
+        )
+    if previous.status in UNFINISHED:
+        raise InvalidRequest(
+            f"Previous response '{previous.id}' is still {previous.status}; wait until it finishes.",
+            param="previous_response_id",
+        )
+    return previous

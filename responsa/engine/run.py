@@ -1,14 +1,17 @@
 """Running a response: prepare (all checks, before any byte is sent), then stream events.
 
-    engine = Engine(store, registry)
+    engine = Engine(store, registry, search)
     prepared = await engine.prepare(request)      # raises 4xx errors; nothing is stored yet
     async for event in engine.stream(prepared):   # stamped events, ending in a terminal event
         ...
     response = await engine.collect(prepared)     # the same stream, for `stream: false`
 
-The request path reads as `stream -> _run_turns -> _call_model`. A response is persisted once,
-when it reaches a terminal state (completed, incomplete or failed), with its input items, its
-output items and the upstream messages a later `previous_response_id` continues from.
+The request path reads `stream -> _run_turns -> _respond -> _call_model -> _run_tools`.
+`_respond` is the tool loop: call the model; run the server-side tools it asked for and call
+it again with their results; stop when it answers, calls a client function, or a limit
+(`max_infer_iters`, `max_output_tokens`) is hit. A response is persisted once, when it
+reaches a terminal state, with its input items, its output items and the upstream messages a
+later `previous_response_id` continues from.
 """
 
 from __future__ import annotations
@@ -21,24 +24,26 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai.types.chat import ChatCompletionChunk
-
 from responsa import ids
 from responsa.engine import conversations, history, translate
-from responsa.engine.events import FunctionCallItem, MessageItem, Stamper, lifecycle
+from responsa.engine.events import Stamper, lifecycle
+from responsa.engine.model_call import ModelCall
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.response import UsageTotals, new_response
-from responsa.engine.tools import translate_tools
-from responsa.errors import InvalidRequest, ReplayMiss, ResponsaError, UpstreamError
+from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
+from responsa.engine.tools import ToolSet
+from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Store, StoredResponse
-from responsa.types import ChatMessage, ChatMessages, ChatRequest, Event, EventStream, Item
+from responsa.tools.web_search import SearchProvider
+from responsa.types import ChatMessages, ChatRequest, EventStream, Item
 
 log = logging.getLogger("responsa.engine")
 
 DISCONNECTED = "The client disconnected before the response completed."
 INTERNAL = "An unexpected error occurred while generating the response."
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+DEFAULT_MAX_INFER_ITERS = 10
 
 
 @dataclass(slots=True)
@@ -49,7 +54,9 @@ class PreparedRun:
     history: ChatMessages  # what was sent upstream, minus system messages
     input_items: list[Item]
     response: dict[str, Any]
+    tools: ToolSet
     system: ChatMessages = field(default_factory=list)
+    previous: StoredResponse | None = None
     conversation_id: str | None = None
     conversation_item_ids: list[str] = field(default_factory=list)  # the items `history` was built from
     error: ResponsaError | None = None  # why the response failed, once it has
@@ -58,106 +65,15 @@ class PreparedRun:
 @dataclass(slots=True)
 class RunState:
     usage: UsageTotals = field(default_factory=UsageTotals)
-    reply: ChatMessages = field(default_factory=list)
+    reply: ChatMessages = field(default_factory=list)  # assistant and tool messages of this response
     persisted: bool = False
 
 
-class ModelCall:
-    """Turns one upstream stream into output items and their events."""
-
-    def __init__(self, response: dict[str, Any], usage: UsageTotals) -> None:
-        self.response = response
-        self.usage = usage
-        self.message: MessageItem | None = None
-        self.calls: dict[int, FunctionCallItem] = {}
-        self.finish_reason: str | None = None
-
-    def _next_index(self) -> int:
-        return len(self.response["output"]) + (self.message is not None) + len(self.calls)
-
-    def _message(self, events: list[Event]) -> MessageItem:
-        if self.message is None:
-            self.message = MessageItem(self._next_index())
-            events.append(self.message.open())
-        return self.message
-
-    def on_chunk(self, chunk: ChatCompletionChunk) -> list[Event]:
-        events: list[Event] = []
-        if chunk.usage is not None:
-            self.usage.add(chunk.usage)
-        if chunk.service_tier:
-            self.response["service_tier"] = chunk.service_tier
-        for choice in chunk.choices:
-            if choice.index != 0:
-                continue
-            delta = choice.delta
-            if delta.content:
-                logprobs = None
-                if choice.logprobs is not None and choice.logprobs.content:
-                    logprobs = [lp.model_dump(mode="json") for lp in choice.logprobs.content]
-                events.extend(self._message(events).text(delta.content, logprobs))
-            if delta.refusal:
-                events.extend(self._message(events).refusal(delta.refusal))
-            for call in delta.tool_calls or ():
-                item = self.calls.get(call.index)
-                function = call.function
-                if item is None:
-                    item = FunctionCallItem(
-                        self._next_index(), call.id or ids.new_id("call"), (function and function.name) or ""
-                    )
-                    self.calls[call.index] = item
-                    events.append(item.open())
-                if function is not None and function.arguments:
-                    events.append(item.arguments_delta(function.arguments))
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
-        return events
-
-    @property
-    def status(self) -> str:
-        return "incomplete" if self.finish_reason in ("length", "content_filter") else "completed"
-
-    def finish(self, status: str) -> list[Event]:
-        """Close every open item, in output order, and add them to the response."""
-        events: list[Event] = []
-        if self.message is None and not self.calls and status == "completed":
-            self._message(events)  # an empty reply is still a (blank) message
-        items: list[tuple[int, Any]] = [(c.output_index, c) for c in self.calls.values()]
-        if self.message is not None:
-            items.append((self.message.output_index, self.message))
-        for _, item in sorted(items, key=lambda pair: pair[0]):
-            if isinstance(item, MessageItem):
-                events.extend(item.close(status))
-                self.response["output"].append(item.item(status))
-            else:
-                events.extend(item.close())
-                self.response["output"].append(item.item("completed"))
-        return events
-
-    def assistant_message(self) -> ChatMessage:
-        """The reply as the upstream will see it in the next turn's history."""
-        text = self.message.text_so_far if self.message is not None else ""
-        if not self.calls:
-            return {"role": "assistant", "content": text}
-        return {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "index": index,
-                    "id": c.call_id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments or "{}"},
-                }
-                for index, c in sorted(self.calls.items())
-            ],
-        }
-
-
 class Engine:
-    def __init__(self, store: Store, registry: ModelRegistry) -> None:
+    def __init__(self, store: Store, registry: ModelRegistry, search: SearchProvider | None = None) -> None:
         self.store = store
         self.registry = registry
+        self.search = search
         self._detached: set[asyncio.Task[None]] = set()
 
     async def prepare(self, req: CreateResponseRequest) -> PreparedRun:
@@ -179,8 +95,8 @@ class Engine:
         model = self.registry.resolve(req.model)
         if model.model_type != "llm":
             raise InvalidRequest(f"Model '{req.model}' is not a language model.", param="model")
-        tools = translate_tools(req.tools, req.tool_choice)
-        previous = await history.previous_messages(req, self.store)
+        tools = ToolSet.from_request(req.tools, req.tool_choice)
+        previous = await history.previous_response(req, self.store)
         conversation_id: str | None = None
         item_ids: list[str] = []
         if req.conversation is not None:
@@ -191,13 +107,14 @@ class Engine:
             item_ids = [item["id"] for item in items]
             chat_history = conversations.history(items, req.input)
         else:
-            chat_history = (previous or []) + translate.to_chat_messages(req.input, previous)
+            past = list(previous.messages) if previous is not None else None
+            chat_history = (past or []) + translate.to_chat_messages(req.input, past)
         system: ChatMessages = [{"role": "system", "content": req.instructions}] if req.instructions else []
         if not system and not chat_history:
             raise InvalidRequest("Invalid value for 'input': there is nothing to respond to.", param="input")
-        chat = translate.build_chat_request(
-            req, model.provider_model_id, system + chat_history, tools.tools, tools.tool_choice
-        )
+        chat = translate.build_chat_request(req, model.provider_model_id, system + chat_history)
+        if not tools.mcp_requests:  # MCP tools are known only once their servers are listed
+            tools.apply(chat, req.parallel_tool_calls, first_iteration=True)
         response = new_response(req, ids.response_id(), int(time.time()), tools.echo)
         return PreparedRun(
             req,
@@ -206,7 +123,9 @@ class Engine:
             chat_history,
             translate.to_stored_items(req.input),
             response,
+            tools,
             system,
+            previous,
             conversation_id,
             item_ids,
         )
@@ -222,7 +141,7 @@ class Engine:
             finished = True
         except Exception as exc:  # a bug, not an upstream failure: still end the stream cleanly
             log.exception("response %s failed", run.response["id"])
-            self._fail(run, state, ResponsaError(INTERNAL) if not isinstance(exc, ResponsaError) else exc)
+            self._fail(run, state, exc if isinstance(exc, ResponsaError) else ResponsaError(INTERNAL))
             await self._persist_quietly(run, state)
             yield stamp(lifecycle("failed", run.response))
             finished = True
@@ -242,14 +161,21 @@ class Engine:
     async def _run_turns(self, run: PreparedRun, state: RunState) -> EventStream:
         yield lifecycle("created", run.response)
         yield lifecycle("in_progress", run.response)
-        if run.conversation_id is None:
-            async for event in self._respond(run, state):
-                yield event
-            return
-        async with conversations.conversation_turn(self.store, run.conversation_id, run.response["id"]):
-            await self._refresh_history(run, run.conversation_id)
-            async for event in self._respond(run, state):
-                yield event
+        try:
+            if run.conversation_id is None:
+                async for event in self._respond(run, state):
+                    yield event
+            else:
+                async with conversations.conversation_turn(
+                    self.store, run.conversation_id, run.response["id"]
+                ):
+                    await self._refresh_history(run, run.conversation_id)
+                    async for event in self._respond(run, state):
+                        yield event
+        except ResponsaError as exc:  # upstream, replay, tool server or late validation failures
+            self._fail(run, state, exc)
+            await self._persist(run, state)
+            yield lifecycle("failed", run.response)
 
     async def _refresh_history(self, run: PreparedRun, conversation_id: str) -> None:
         """Under the turn lease: rebuild the history if the conversation changed since `prepare`."""
@@ -259,36 +185,94 @@ class Engine:
             run.chat["messages"] = run.system + run.history
 
     async def _respond(self, run: PreparedRun, state: RunState) -> EventStream:
-        response = run.response
-        call = ModelCall(response, state.usage)
-        try:
+        req, response = run.request, run.response
+        runner = ToolRunner(
+            run.tools, self.search, response, req.max_tool_calls, Approvals.collect(run.previous, req.input)
+        )
+        if run.tools.mcp_requests:
+            async for event in runner.list_mcp(run.previous):
+                yield event
+            run.tools.apply(run.chat, req.parallel_tool_calls, first_iteration=True)
+        max_iterations = req.max_infer_iters or DEFAULT_MAX_INFER_ITERS
+        iteration = 0
+        status, reason = "completed", None
+        while True:
+            call = ModelCall(response, state.usage, run.tools)
             async for event in self._call_model(run, call):
                 yield event
-        except (UpstreamError, ReplayMiss) as exc:
-            for event in call.finish("incomplete"):
+            decisions = {index: runner.decide(server) for index, server in call.server_calls.items()}
+            async for event in self._run_tools(run, state, call, runner, decisions):
                 yield event
-            self._fail(run, state, exc)
-            await self._persist(run, state)
-            yield lifecycle("failed", response)
-            return
-        for event in call.finish(call.status):
-            yield event
-        state.reply.append(call.assistant_message())
+            ran_tools = any(decision == "execute" for decision, _ in decisions.values())
+            if call.status == "incomplete":
+                status = "incomplete"
+                reason = "content_filter" if call.finish_reason == "content_filter" else "max_output_tokens"
+                break
+            if not ran_tools or call.calls:  # answered, or waiting for the client's function results
+                break
+            iteration += 1
+            if iteration >= max_iterations:
+                status, reason = "incomplete", "max_iterations_exceeded"
+                break
+            if req.max_output_tokens is not None and state.usage.output >= req.max_output_tokens:
+                status, reason = "incomplete", "max_output_tokens"
+                break
+            self._next_request(run, state, call)
         response["usage"] = state.usage.as_dict()
-        response["status"] = call.status
-        if call.status == "completed":
+        response["status"] = status
+        if status == "completed":
             response["completed_at"] = int(time.time())
         else:
-            reason = "content_filter" if call.finish_reason == "content_filter" else "max_output_tokens"
             response["incomplete_details"] = {"reason": reason}
         await self._persist(run, state)
-        yield lifecycle(response["status"], response)
+        yield lifecycle(status, response)
 
     async def _call_model(self, run: PreparedRun, call: ModelCall) -> EventStream:
-        async with aclosing(run.model.provider.stream_chat(run.chat)) as chunks:
-            async for chunk in chunks:
-                for event in call.on_chunk(chunk):
+        try:
+            async with aclosing(run.model.provider.stream_chat(run.chat)) as chunks:
+                async for chunk in chunks:
+                    for event in call.on_chunk(chunk):
+                        yield event
+        except ResponsaError:
+            for event in call.finish("incomplete"):
+                yield event
+            raise
+        for event in call.finish(call.status):
+            yield event
+
+    async def _run_tools(
+        self,
+        run: PreparedRun,
+        state: RunState,
+        call: ModelCall,
+        runner: ToolRunner,
+        decisions: dict[int, tuple[Decision, str | None]],
+    ) -> EventStream:
+        """Record the reply, then run (or ask approval for) the server-side calls it made and
+        queue their results for the next model call."""
+        dropped = {index for index, (decision, _) in decisions.items() if decision != "execute"}
+        assistant = call.assistant_message(dropped)
+        if assistant is not None:
+            state.reply.append(assistant)
+        for index, server in sorted(call.server_calls.items()):
+            decision, approval_id = decisions[index]
+            if decision == "ask":
+                for event in runner.ask(server):
                     yield event
+            elif decision == "execute":
+                events, message = await runner.run(server, approval_id)
+                state.reply.append(message)
+                for event in events:
+                    yield event
+
+    def _next_request(self, run: PreparedRun, state: RunState, call: ModelCall) -> None:
+        """The body of the next model call in this response (SPEC §3: only these keys change)."""
+        chat = run.chat
+        chat["messages"] = run.system + run.history + state.reply
+        chat["service_tier"] = call.service_tier or "default"
+        run.tools.apply(chat, run.request.parallel_tool_calls, first_iteration=False)
+        if run.request.max_output_tokens is not None:
+            chat["max_completion_tokens"] = run.request.max_output_tokens - state.usage.output
 
     def _fail(self, run: PreparedRun, state: RunState, error: ResponsaError) -> None:
         run.error = error

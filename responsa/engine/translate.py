@@ -360,13 +360,10 @@ def _clamp_completion_tokens(model: str, tokens: int) -> int:
 
 
 def build_chat_request(
-    req: CreateResponseRequest,
-    upstream_model: str,
-    messages: ChatMessages,
-    tools: list[dict[str, Any]] | None,
-    tool_choice: str | dict[str, Any] | None,
+    req: CreateResponseRequest, upstream_model: str, messages: ChatMessages
 ) -> ChatRequest:
-    """The upstream body for the first model call of a response: nulls are never sent."""
+    """The upstream body for the first model call of a response (tools are added by
+    `ToolSet.apply`): nulls are never sent."""
     body: ChatRequest = {"model": upstream_model, "messages": messages}
     if req.frequency_penalty is not None:
         body["frequency_penalty"] = req.frequency_penalty
@@ -374,8 +371,6 @@ def build_chat_request(
         body["logprobs"] = True
     if req.max_output_tokens is not None:
         body["max_completion_tokens"] = _clamp_completion_tokens(upstream_model, req.max_output_tokens)
-    if tools is not None and tools and req.parallel_tool_calls is not None:
-        body["parallel_tool_calls"] = req.parallel_tool_calls
     if req.presence_penalty is not None:
         body["presence_penalty"] = req.presence_penalty
     response_format = _response_format(req.text)
@@ -388,13 +383,6 @@ def build_chat_request(
     body["stream_options"] = stream_options
     if req.temperature is not None:
         body["temperature"] = req.temperature
-    if tools is not None:
-        if tool_choice == "none":
-            pass  # the model may not call tools: send neither tools nor a choice
-        else:
-            if tool_choice is not None:
-                body["tool_choice"] = tool_choice
-            body["tools"] = tools
     if req.top_logprobs is not None:
         body["top_logprobs"] = req.top_logprobs
     if req.top_p is not None:

@@ -24,6 +24,9 @@ _CITATION = re.compile(r"<\|" + _UUID + r"\|>")
 
 # Model-list calls are shared by every test, so their keys carry no test id.
 MODEL_LIST_ENDPOINTS = frozenset({"/v1/models", "/v1/openai/v1/models"})
+# Server-run tool calls (web search) are keyed by provider, tool name and arguments only:
+# sha256(json.dumps({"provider", "tool_name", "kwargs"}, sort_keys=True)).
+TOOL_ENDPOINT = "tool_invocation"
 
 
 def _normalize_string(text: str) -> str:
@@ -65,6 +68,8 @@ def normalize(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_key(method: str, endpoint: str, body: dict[str, Any], test_id: str | None) -> str:
+    if endpoint == TOOL_ENDPOINT:
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     payload: dict[str, Any] = {"method": method.upper(), "endpoint": endpoint, "body": normalize(body)}
     if endpoint not in MODEL_LIST_ENDPOINTS:
         payload["test_id"] = test_id

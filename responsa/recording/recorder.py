@@ -6,7 +6,7 @@ Modes: `record` calls upstream and writes `<key>.json`; `replay` answers only fr
 and raises `ReplayMiss` otherwise; `record-if-missing` replays what it has and records the
 rest. (`live` needs no wrapper: `app.py` then uses the real provider directly.)
 
-The test id that goes into each key is read from `current_test_id`, a context variable the
+The test id that goes into each key is read from `responsa.context.current_test_id`, which the
 API layer sets from the request headers, so it follows every upstream call made while serving
 that request.
 """
@@ -14,42 +14,40 @@ that request.
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from responsa.context import current_test_id
 from responsa.errors import ReplayMiss, UpstreamError
 from responsa.providers.base import Provider
 from responsa.recording import cassette
 from responsa.recording.index import Entry, RecordingIndex
-from responsa.recording.keys import request_key
+from responsa.recording.keys import TOOL_ENDPOINT, request_key
+from responsa.tools.web_search import SearchError, SearchProvider
 from responsa.types import ChatRequest, ChunkStream
 
 log = logging.getLogger("responsa.recording")
-
-current_test_id: ContextVar[str | None] = ContextVar("responsa_test_id", default=None)
 
 CHAT_ENDPOINT = "/v1/chat/completions"
 MODELS_ENDPOINT = "/v1/models"
 
 
-class RecordingProvider(Provider):
-    def __init__(self, inner: Provider, *, mode: str, index: RecordingIndex, directory: Path) -> None:
-        self.inner = inner
-        self.name = inner.name
+class Recorder:
+    """Lookup and write-back shared by the recording wrappers."""
+
+    def __init__(self, mode: str, index: RecordingIndex, directory: Path, base_url: str = "") -> None:
         self.mode = mode
         self.index = index
         self.directory = directory
+        self.base_url = base_url.rstrip("/")
 
-    def _url(self, endpoint: str) -> str:
-        base = str(getattr(getattr(self.inner, "client", None), "base_url", "")).rstrip("/")
-        return base + endpoint.removeprefix("/v1")
-
-    def _lookup(self, endpoint: str, body: dict[str, Any], test_id: str | None) -> tuple[str, Any]:
-        key = request_key("POST" if endpoint == CHAT_ENDPOINT else "GET", endpoint, body, test_id)
+    def lookup(
+        self, method: str, endpoint: str, body: dict[str, Any], test_id: str | None
+    ) -> tuple[str, cassette.Recording | None]:
+        key = request_key(method, endpoint, body, test_id)
         if self.mode in ("replay", "record-if-missing"):
             recording = self.index.find(key)
             if recording is not None:
@@ -58,12 +56,18 @@ class RecordingProvider(Provider):
                 raise self.index.miss(key, endpoint, body, test_id)
         return key, None
 
-    def _save(
-        self, key: str, endpoint: str, body: dict[str, Any], test_id: str | None, response: dict[str, Any]
+    def save(
+        self,
+        key: str,
+        method: str,
+        endpoint: str,
+        body: dict[str, Any],
+        test_id: str | None,
+        response: dict[str, Any],
     ) -> None:
         request = {
-            "method": "POST" if endpoint == CHAT_ENDPOINT else "GET",
-            "url": self._url(endpoint),
+            "method": method,
+            "url": self.base_url + endpoint.removeprefix("/v1") if endpoint.startswith("/") else endpoint,
             "headers": {},
             "body": body,
             "endpoint": endpoint,
@@ -72,6 +76,24 @@ class RecordingProvider(Provider):
         path = cassette.write(self.directory, key, test_id, request, response)
         self.index.add(key, Entry(path, test_id, endpoint))
         log.info("recorded %s (test id %r) to %s", endpoint, test_id, path)
+
+
+class RecordingProvider(Provider):
+    def __init__(self, inner: Provider, *, mode: str, index: RecordingIndex, directory: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        base_url = str(getattr(getattr(inner, "client", None), "base_url", ""))
+        self.recorder = Recorder(mode, index, directory, base_url)
+
+    def _lookup(self, endpoint: str, body: dict[str, Any], test_id: str | None) -> tuple[str, Any]:
+        method = "POST" if endpoint == CHAT_ENDPOINT else "GET"
+        return self.recorder.lookup(method, endpoint, body, test_id)
+
+    def _save(
+        self, key: str, endpoint: str, body: dict[str, Any], test_id: str | None, response: dict[str, Any]
+    ) -> None:
+        method = "POST" if endpoint == CHAT_ENDPOINT else "GET"
+        self.recorder.save(key, method, endpoint, body, test_id, response)
 
     async def stream_chat(self, request: ChatRequest) -> ChunkStream:
         test_id = current_test_id.get()
@@ -147,3 +169,38 @@ def _replayed_chunks(recording: cassette.Recording) -> list[ChatCompletionChunk]
     if not all(isinstance(c, ChatCompletionChunk) for c in chunks):
         raise ReplayMiss(f"recording {recording.path} does not hold a chat completion stream")
     return chunks
+
+
+class RecordingSearch(SearchProvider):
+    """Records or replays a web search provider. Keys carry no test id (SPEC §2)."""
+
+    def __init__(self, inner: SearchProvider, recorder: Recorder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.recorder = recorder
+
+    async def search(self, query: str, api_key: str | None) -> dict[str, Any]:
+        body = {"provider": self.inner.name, "tool_name": "web_search", "kwargs": {"query": query}}
+        key, recording = self.recorder.lookup("POST", TOOL_ENDPOINT, body, None)
+        if recording is not None:
+            if recording.response.get("is_exception"):
+                raise SearchError(str(recording.response.get("exception_message") or "web search failed"))
+            result: dict[str, Any] = recording.response["body"]
+            return result
+        try:
+            result = await self.inner.search(query, api_key)
+        except SearchError as exc:
+            self.recorder.save(
+                key,
+                "POST",
+                TOOL_ENDPOINT,
+                body,
+                None,
+                {"body": None, "is_streaming": False, "is_exception": True, "exception_message": str(exc)},
+            )
+            raise
+        self.recorder.save(key, "POST", TOOL_ENDPOINT, body, None, {"body": result, "is_streaming": False})
+        return result
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
