@@ -46,7 +46,9 @@ def base_env() -> dict[str, str]:
 class Process:
     """A subprocess serving HTTP on 127.0.0.1:<port>; its output goes to a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int, health: str) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, port: int, health: str | None
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -62,14 +64,20 @@ class Process:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.args} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if HTTP.get(self.url + self.health, timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if self._healthy():
+                return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.args} did not become healthy:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        if self.health is None:  # anything listening will do
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.port)) == 0
+        try:
+            return HTTP.get(self.url + self.health, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def __enter__(self) -> Process:
         return self
@@ -132,3 +140,21 @@ def shared_or_skip() -> Path:
 def upstream_requests(fake: Process) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = HTTP.get(fake.url + "/fake/requests").json()
     return result
+
+
+def start_mcp_server(tmp: Path, tools: str, *extra: str, transport: str = "http") -> Process:
+    port = free_port()
+    args = [
+        sys.executable,
+        str(ROOT / "tests" / "mcp_server.py"),
+        "--port",
+        str(port),
+        "--tools",
+        tools,
+        "--transport",
+        transport,
+        *extra,
+    ]
+    proc = Process(args, base_env(), tmp / f"mcp-{tools}-{port}.log", port, None).start()
+    proc.mcp_url = f"{proc.url}/{'mcp' if transport == 'http' else 'sse'}"  # type: ignore[attr-defined]
+    return proc
