@@ -40,7 +40,8 @@ def boiling_server() -> MCPServer:
 
 
 USERS = {"alice": "user_12345", "bob": "user_67890", "charlie": "user_11111", "admin": "user_00000"}
-PERMISSIONS = {"user_12345": "read,write", "user_67890": "read", "user_11111": "admin", "user_00000": "superuser"}
+PERMISSIONS = {"user_12345": "read,write", "user_67890": "read", "user_11111": "admin",
+               "user_00000": "superuser"}
 EXPERIMENTS = {"temperature_test": "exp_001", "pressure_test": "exp_002", "chemical_reaction": "exp_003",
                "boiling_point": "exp_004"}
 RESULTS = {"exp_003": "Yield: 85%, Status: Complete", "exp_004": "Boiling Point: 100°C, Status: Verified"}
