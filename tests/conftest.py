@@ -80,6 +80,7 @@ def live_server(
         {
             "OPENAI_API_KEY": "test-key",
             "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+            "RESPONSA_TAVILY_BASE_URL": fake_upstream.url,
             "RESPONSA_DB_URL": db_url,
         },
     )

@@ -8,10 +8,13 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
     server-error      HTTP 500
     length            stops with finish_reason "length"
     refusal           streams a refusal instead of text
-    tool-call         calls the first offered tool with {"city": "Paris"}
+    tool-call         calls the first offered tool (every required argument "Paris"), then
+                      answers in text once the last message is a tool result
+    tool-loop         calls the first offered tool every time
     slow              one content chunk per 0.2 s, ten of them
     no-usage          like the default, without a usage chunk
 
+`POST /search` plays Tavily (key `tvly-test`).
 `GET /fake/requests` returns every chat request body received; `DELETE /fake/requests` clears it.
 """
 
@@ -71,24 +74,23 @@ async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
     if model == "refusal":
         for piece in ("I can't ", "help with that."):
             yield _sse(_chunk(model, {"refusal": piece}))
-    elif model == "tool-call" and body.get("tools"):
-        name = body["tools"][0]["function"]["name"]
-        yield _sse(
-            _chunk(
-                model,
-                {
-                    "tool_calls": [
-                        {
-                            "index": 0,
-                            "id": "call_fake1",
-                            "type": "function",
-                            "function": {"name": name, "arguments": ""},
-                        }
-                    ]
-                },
-            )
-        )
-        for piece in ('{"city": ', '"Paris"}'):
+    elif (
+        model in ("tool-call", "tool-loop")
+        and body.get("tools")
+        and (model == "tool-loop" or body["messages"][-1]["role"] != "tool")
+    ):
+        tool = body["tools"][0]["function"]
+        required = (tool.get("parameters") or {}).get("required") or ["city"]
+        arguments = json.dumps({name: "Paris" for name in required})
+        call_id = "call_fake1" if model == "tool-call" else f"call_fake{len(body['messages'])}"
+        first = {
+            "index": 0,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": tool["name"], "arguments": ""},
+        }
+        yield _sse(_chunk(model, {"tool_calls": [first]}))
+        for piece in (arguments[:5], arguments[5:]):
             yield _sse(_chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         finish = "tool_calls"
     elif model == "slow":
@@ -149,6 +151,23 @@ async def chat(request: Request) -> Response:
     return StreamingResponse(_stream(body), media_type="text/event-stream")
 
 
+async def tavily(request: Request) -> Response:
+    if request.headers.get("authorization") != "Bearer tvly-test":
+        return JSONResponse(
+            {"detail": {"error": "Unauthorized: missing or invalid API key."}}, status_code=401
+        )
+    query = (await request.json())["query"]
+    results = [
+        {
+            "title": f"About {query}",
+            "url": "https://example.com/a",
+            "content": f"{query} is in France.",
+            "score": 0.9,
+        }
+    ]
+    return JSONResponse({"query": query, "results": results})
+
+
 async def models(_: Request) -> Response:
     return JSONResponse(
         {
@@ -168,6 +187,7 @@ app = Starlette(
     routes=[
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/models", models),
+        Route("/search", tavily, methods=["POST"]),
         Route("/fake/requests", requests, methods=["GET", "DELETE"]),
     ]
 )

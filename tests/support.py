@@ -102,12 +102,19 @@ class Process:
 class Server(Process):
     """A Responsa server."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clients: list[openai.OpenAI] = []
+
     def __enter__(self) -> Server:
         return self
 
-    def client(self, test_id: str | None = None, **kwargs: Any) -> openai.OpenAI:
+    def client(
+        self, test_id: str | None = None, default_headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> openai.OpenAI:
         headers = {"X-OGX-Provider-Data": json.dumps({"__test_id": test_id})} if test_id else {}
-        return openai.OpenAI(
+        headers.update(default_headers or {})
+        client = openai.OpenAI(
             base_url=self.url + "/v1",
             api_key="test-key",
             max_retries=0,
@@ -115,6 +122,15 @@ class Server(Process):
             timeout=30,
             **kwargs,
         )
+        # Kept until the server stops, then closed: a client collected with open sockets
+        # would raise ResourceWarning (an error here) in whichever test runs at that moment.
+        self.clients.append(client)
+        return client
+
+    def stop(self) -> None:
+        for client in self.clients:
+            client.close()
+        super().stop()
 
 
 def start_server(tmp: Path, name: str, env: dict[str, str], args: tuple[str, ...] = ()) -> Server:

@@ -132,6 +132,8 @@ class ToolRunner:
             except ToolError as exc:
                 failure, tools = exc, []
                 item["error"] = exc.message
+            if request.allowed is not None:  # only the allowed tools are imported
+                tools = [tool for tool in tools if tool.name in request.allowed]
             item["tools"] = [tool.as_item_entry() for tool in tools]
             for event in mcp_list_tools_events(self._add(item), item, failure is not None):
                 yield event
