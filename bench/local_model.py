@@ -36,10 +36,10 @@ async def run(threads: int, rounds: int, max_tokens: int) -> dict[str, object]:
         first = None
         tokens = 0
         async for chunk in provider.stream_chat(request):
-            if chunk.choices and chunk.choices[0].delta.content and first is None:
+            if chunk["choices"] and chunk["choices"][0]["delta"].get("content") and first is None:
                 first = time.perf_counter()
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
+            if chunk.get("usage"):
+                tokens = chunk["usage"]["completion_tokens"]
         done = time.perf_counter()
         assert first is not None
         ttfts.append((first - sent) * 1000)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from openai.types.chat import ChatCompletionChunk
-
 JSON = dict[str, Any]
 ChatMessage = dict[str, Any]
 ChatMessages = list[ChatMessage]
@@ -15,4 +13,8 @@ Item = dict[str, Any]  # a Responses input or output item, as on the wire
 Event = dict[str, Any]  # a Responses stream event without its sequence_number
 EventStream = AsyncIterator[Event]
 ProviderName = str
-ChunkStream = AsyncGenerator[ChatCompletionChunk, None]  # one upstream chat completion, streamed
+# One streamed chat completion chunk, as the JSON the upstream sent (the shape of the SDK's
+# `ChatCompletionChunk`). Plain dicts, not SDK models: building a typed model per chunk was the
+# largest cost of the whole request path.
+ChatChunk = dict[str, Any]
+ChunkStream = AsyncGenerator[ChatChunk, None]

@@ -69,9 +69,9 @@ async def chat_completions(request: Request, engine: Annotated[Engine, Depends(e
     async def payloads() -> AsyncIterator[bytes]:
         try:
             if first is not None:
-                yield orjson.dumps(first.model_dump(mode="json", exclude_unset=True))
+                yield orjson.dumps(first)
             async for chunk in chunks:
-                yield orjson.dumps(chunk.model_dump(mode="json", exclude_unset=True))
+                yield orjson.dumps(chunk)
         except ResponsaError as exc:
             yield orjson.dumps(exc.to_body())
         finally:

@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai.types.chat import ChatCompletionChunk
-
 from responsa import ids
 from responsa.engine.events import FunctionCallItem, MessageItem
 from responsa.engine.response import UsageTotals
 from responsa.engine.tools import CallKind, ToolSet
-from responsa.types import ChatMessage, Event
+from responsa.types import ChatChunk, ChatMessage, Event
 
 
 @dataclass(slots=True)
@@ -53,46 +51,49 @@ class ModelCall:
             events.append(self.message.open())
         return self.message
 
-    def on_chunk(self, chunk: ChatCompletionChunk) -> list[Event]:
+    def on_chunk(self, chunk: ChatChunk) -> list[Event]:
         events: list[Event] = []
-        if chunk.usage is not None:
-            self.usage.add(chunk.usage)
-        if chunk.service_tier:
-            self.service_tier = chunk.service_tier
-            self.response["service_tier"] = chunk.service_tier
-        for choice in chunk.choices:
-            if choice.index != 0:
+        usage = chunk.get("usage")
+        if usage:
+            self.usage.add(usage)
+        tier = chunk.get("service_tier")
+        if tier:
+            self.service_tier = tier
+            self.response["service_tier"] = tier
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
                 continue
-            delta = choice.delta
-            if delta.content:
-                logprobs = None
-                if choice.logprobs is not None and choice.logprobs.content:
-                    logprobs = [lp.model_dump(mode="json") for lp in choice.logprobs.content]
-                events.extend(self._message(events).text(delta.content, logprobs))
-            if delta.refusal:
-                events.extend(self._message(events).refusal(delta.refusal))
-            for call in delta.tool_calls or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                logprobs = (choice.get("logprobs") or {}).get("content") or None
+                events.extend(self._message(events).text(content, logprobs))
+            refusal = delta.get("refusal")
+            if refusal:
+                events.extend(self._message(events).refusal(refusal))
+            for call in delta.get("tool_calls") or ():
                 self._tool_call_delta(call, events)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
         return events
 
-    def _tool_call_delta(self, call: Any, events: list[Event]) -> None:
-        function = call.function
-        arguments = (function and function.arguments) or ""
-        item = self.calls.get(call.index)
-        server = self.server_calls.get(call.index)
+    def _tool_call_delta(self, call: dict[str, Any], events: list[Event]) -> None:
+        function = call.get("function") or {}
+        arguments = function.get("arguments") or ""
+        index = call.get("index", 0)
+        item = self.calls.get(index)
+        server = self.server_calls.get(index)
         if item is None and server is None:
-            name = (function and function.name) or ""
-            call_id = call.id or ids.new_id("call")
+            name = function.get("name") or ""
+            call_id = call.get("id") or ids.new_id("call")
             kind = self.tools.classify(name)
             if kind == "function":
                 item = FunctionCallItem(self._next_index(), call_id, name)
-                self.calls[call.index] = item
+                self.calls[index] = item
                 events.append(item.open())
             else:
-                server = ServerCall(call.index, call_id, name, kind)
-                self.server_calls[call.index] = server
+                server = ServerCall(index, call_id, name, kind)
+                self.server_calls[index] = server
         if arguments:
             if item is not None:
                 events.append(item.arguments_delta(arguments))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai.types import CompletionUsage
-
 from responsa.engine.request import CreateResponseRequest
 
 
@@ -64,16 +62,14 @@ class UsageTotals:
         self.input = self.output = self.total = self.cached = self.reasoning = 0
         self.seen = False
 
-    def add(self, usage: CompletionUsage) -> None:
+    def add(self, usage: dict[str, Any]) -> None:
+        """Add one upstream `usage` object (Chat Completions shape)."""
         self.seen = True
-        self.input += usage.prompt_tokens or 0
-        self.output += usage.completion_tokens or 0
-        self.total += usage.total_tokens or 0
-        if usage.prompt_tokens_details is not None and usage.prompt_tokens_details.cached_tokens:
-            self.cached += usage.prompt_tokens_details.cached_tokens
-        details = usage.completion_tokens_details
-        if details is not None and details.reasoning_tokens:
-            self.reasoning += details.reasoning_tokens
+        self.input += usage.get("prompt_tokens") or 0
+        self.output += usage.get("completion_tokens") or 0
+        self.total += usage.get("total_tokens") or 0
+        self.cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        self.reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
 
     def as_dict(self) -> dict[str, Any] | None:
         if not self.seen:

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from openai.types import Model
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
-from responsa.types import ChatMessages, ChatRequest, ChunkStream
+from responsa.types import ChatChunk, ChatMessages, ChatRequest, ChunkStream
 
 log = logging.getLogger("responsa.providers")
 
@@ -238,24 +238,20 @@ class LlamaCppProvider(Provider):
                 await worker
             if (request.get("stream_options") or {}).get("include_usage"):
                 completion = await asyncio.to_thread(self.count_tokens, "".join(text)) if text else 0
-                yield ChatCompletionChunk.model_validate(
-                    {
-                        "id": last.get("id", "chatcmpl-local"),
-                        "object": "chat.completion.chunk",
-                        "created": last.get("created", int(time.time())),
-                        "model": request["model"],
-                        "choices": [],
-                        "usage": {
-                            "prompt_tokens": prompt_tokens,
-                            "completion_tokens": completion,
-                            "total_tokens": prompt_tokens + completion,
-                        },
-                    }
-                )
+                yield {
+                    "id": last.get("id", "chatcmpl-local"),
+                    "object": "chat.completion.chunk",
+                    "created": last.get("created", int(time.time())),
+                    "model": request["model"],
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion,
+                        "total_tokens": prompt_tokens + completion,
+                    },
+                }
 
-    def _adapt(
-        self, chunk: dict[str, Any], model: str, text: list[str], seen_calls: set[int]
-    ) -> ChatCompletionChunk:
+    def _adapt(self, chunk: dict[str, Any], model: str, text: list[str], seen_calls: set[int]) -> ChatChunk:
         chunk = {**chunk, "model": model}
         for choice in chunk.get("choices", ()):
             delta = choice.get("delta") or {}
@@ -281,7 +277,7 @@ class LlamaCppProvider(Provider):
                 calls and choice.get("finish_reason") == "stop"
             ):
                 choice["finish_reason"] = "tool_calls"
-        return ChatCompletionChunk.model_validate(chunk)
+        return chunk
 
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
         content: list[str] = []
@@ -291,18 +287,19 @@ class LlamaCppProvider(Provider):
         async for chunk in self.stream_chat(
             {**request, "stream": True, "stream_options": {"include_usage": True}}
         ):
-            for choice in chunk.choices:
-                content.append(choice.delta.content or "")
-                for call in choice.delta.tool_calls or ():
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                content.append(delta.get("content") or "")
+                for call in delta.get("tool_calls") or ():
                     entry = calls.setdefault(
-                        call.index,
-                        {"id": call.id, "type": "function", "function": {"name": "", "arguments": ""}},
+                        call.get("index", 0),
+                        {"id": call.get("id"), "type": "function", "function": {"name": "", "arguments": ""}},
                     )
-                    if call.function is not None:
-                        entry["function"]["name"] += call.function.name or ""
-                        entry["function"]["arguments"] += call.function.arguments or ""
-                finish = choice.finish_reason or finish
-            usage = chunk.usage or usage
+                    function = call.get("function") or {}
+                    entry["function"]["name"] += function.get("name") or ""
+                    entry["function"]["arguments"] += function.get("arguments") or ""
+                finish = choice.get("finish_reason") or finish
+            usage = chunk.get("usage") or usage
         message: dict[str, Any] = {"role": "assistant", "content": "".join(content) or None}
         if calls:
             message["tool_calls"] = [calls[i] for i in sorted(calls)]
@@ -313,7 +310,7 @@ class LlamaCppProvider(Provider):
                 "created": int(time.time()),
                 "model": request["model"],
                 "choices": [{"index": 0, "finish_reason": finish, "message": message}],
-                "usage": usage.model_dump() if usage is not None else None,
+                "usage": usage,
             }
         )
 

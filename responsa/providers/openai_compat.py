@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
+import httpx2
 import openai
-from openai import AsyncOpenAI, AsyncStream
+import orjson
+from openai import AsyncOpenAI
 from openai.types import Model
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
@@ -47,6 +49,16 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
         raise UpstreamError(
             f"Upstream provider '{provider}' failed: {exc.message}", provider=provider, model=model
         ) from exc
+    except httpx2.HTTPError as exc:  # the raw stream broke after the response started
+        raise UpstreamError(
+            f"Upstream provider '{provider}' broke off the stream: {exc}", provider=provider, model=model
+        ) from exc
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError(
+            f"Upstream provider '{provider}' sent a chunk that is not JSON: {exc}",
+            provider=provider,
+            model=model,
+        ) from exc
 
 
 class OpenAICompatProvider(Provider):
@@ -60,16 +72,25 @@ class OpenAICompatProvider(Provider):
         )
 
     async def stream_chat(self, request: ChatRequest) -> ChunkStream:
-        model = request.get("model")
-        with upstream_errors(self.name, model):
-            stream = cast(
-                AsyncStream[ChatCompletionChunk], await self.client.chat.completions.create(**request)
-            )
-            try:
-                async for chunk in stream:
+        # The SDK sends the request (auth, retries, errors); its raw SSE lines are decoded here.
+        with upstream_errors(self.name, request.get("model")):
+            async with self.client.chat.completions.with_streaming_response.create(**request) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = orjson.loads(data)
+                    if "error" in chunk and "choices" not in chunk:
+                        fields = _error_fields(chunk)
+                        raise UpstreamError(
+                            str(fields.get("message") or data),
+                            code=fields.get("code"),
+                            provider=self.name,
+                            model=request.get("model"),
+                        )
                     yield chunk
-            finally:
-                await stream.close()
 
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
         with upstream_errors(self.name, request.get("model")):

@@ -97,6 +97,26 @@ def decode(value: Any) -> Any:
     return value
 
 
+CHUNK_TYPE = "openai.types.chat.chat_completion_chunk.ChatCompletionChunk"
+
+
+def encode_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+    """A streamed chunk (plain JSON) in the typed form recordings store."""
+    return {"__type__": CHUNK_TYPE, "__data__": chunk}
+
+
+def decode_chunk(value: Any) -> dict[str, Any]:
+    """A recorded stream chunk back to plain JSON (checked to be a chat completion chunk)."""
+    if not (
+        isinstance(value, dict)
+        and value.get("__type__") == CHUNK_TYPE
+        and isinstance(value.get("__data__"), dict)
+    ):
+        raise CassetteError(f"not a chat completion chunk: {str(value)[:80]}")
+    data: dict[str, Any] = value["__data__"]
+    return data
+
+
 def encode(value: BaseModel) -> dict[str, Any]:
     cls = type(value)
     return {"__type__": f"{cls.__module__}.{cls.__qualname__}", "__data__": value.model_dump(mode="json")}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from openai.types import Model
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
 from responsa.context import current_test_id
 from responsa.errors import ReplayMiss, UpstreamError
@@ -27,7 +27,7 @@ from responsa.recording import cassette
 from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
 from responsa.tools.web_search import SearchError, SearchProvider
-from responsa.types import ChatRequest, ChunkStream
+from responsa.types import ChatChunk, ChatRequest, ChunkStream
 
 log = logging.getLogger("responsa.recording")
 
@@ -105,7 +105,7 @@ class RecordingProvider(Provider):
         chunks: list[dict[str, Any]] = []
         try:
             async for chunk in self.inner.stream_chat(request):
-                chunks.append(cassette.encode(chunk))
+                chunks.append(cassette.encode_chunk(chunk))
                 yield chunk
         except UpstreamError as exc:
             if not chunks:  # a refused request replays as the same refusal
@@ -161,14 +161,16 @@ def _raise_recorded_error(recording: cassette.Recording) -> None:
         raise error
 
 
-def _replayed_chunks(recording: cassette.Recording) -> list[ChatCompletionChunk]:
+def _replayed_chunks(recording: cassette.Recording) -> list[ChatChunk]:
     _raise_recorded_error(recording)
     body = recording.response.get("body")
     items = body if isinstance(body, list) else [body]
-    chunks = [cassette.decode(item) for item in items]
-    if not all(isinstance(c, ChatCompletionChunk) for c in chunks):
-        raise ReplayMiss(f"recording {recording.path} does not hold a chat completion stream")
-    return chunks
+    try:
+        return [cassette.decode_chunk(item) for item in items]
+    except cassette.CassetteError as exc:
+        raise ReplayMiss(
+            f"recording {recording.path} does not hold a chat completion stream ({exc})"
+        ) from None
 
 
 class RecordingSearch(SearchProvider):
