@@ -80,7 +80,7 @@ class OpenAICompatProvider(Provider):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        break
+                        continue  # read to the end, so the connection goes back to the pool
                     chunk = orjson.loads(data)
                     if "error" in chunk and "choices" not in chunk:
                         fields = _error_fields(chunk)

@@ -27,6 +27,17 @@ class SqlConversations:
     def _dialect(self) -> Any:
         return postgresql if self._engine.dialect.name == "postgresql" else sqlite
 
+    def _item_upsert(self) -> Any:
+        statement = getattr(self, "_item_upsert_statement", None)
+        if statement is None:
+            insert = self._dialect().insert(conversation_items)
+            statement = insert.on_conflict_do_update(
+                index_elements=[conversation_items.c.conversation_id, conversation_items.c.id],
+                set_={"item": insert.excluded.item},
+            )
+            self._item_upsert_statement = statement
+        return statement
+
     async def append_items(
         self, conn: AsyncConnection, conversation_id: str, items: list[Item], created_at: int
     ) -> bool:
@@ -56,12 +67,7 @@ class SqlConversations:
             }
             for i, item in enumerate(items)
         ]
-        statement = self._dialect().insert(conversation_items)
-        statement = statement.on_conflict_do_update(
-            index_elements=[conversation_items.c.conversation_id, conversation_items.c.id],
-            set_={"item": statement.excluded.item},
-        )
-        await conn.execute(statement, rows)
+        await conn.execute(self._item_upsert(), rows)
         return True
 
     async def create_conversation(self, conversation: StoredConversation, items: list[Item]) -> None:

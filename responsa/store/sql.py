@@ -59,6 +59,7 @@ class SqlStore(SqlConversations, Store):
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.engine: AsyncEngine | None = None
+        self._upsert_statement: Any = None
 
     @property
     def _engine(self) -> AsyncEngine:
@@ -83,9 +84,16 @@ class SqlStore(SqlConversations, Store):
             await self.engine.dispose()
             self.engine = None
 
-    def _insert(self) -> Any:
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(responses)
+    def _upsert(self) -> Any:
+        """INSERT ... ON CONFLICT (id) DO UPDATE, built once: SQLAlchemy then reuses its compiled form."""
+        if self._upsert_statement is None:
+            dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(responses)
+            columns = [c.name for c in responses.columns if c.name not in ("pk", "id")]
+            self._upsert_statement = insert.on_conflict_do_update(
+                index_elements=[responses.c.id], set_={name: insert.excluded[name] for name in columns}
+            )
+        return self._upsert_statement
 
     async def save_response(
         self, stored: StoredResponse, conversation_items: list[Item] | None = None
@@ -101,15 +109,10 @@ class SqlStore(SqlConversations, Store):
             "input_items": orjson.dumps(stored.input_items).decode(),
             "messages": orjson.dumps(stored.messages).decode(),
         }
-        statement = self._insert().values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[responses.c.id],
-            set_={k: statement.excluded[k] for k in values if k != "id"},
-        )
         async with self._engine.begin() as conn:
             if stored.conversation_id is not None and conversation_items is not None:
                 await self.append_items(conn, stored.conversation_id, conversation_items, stored.created_at)
-            await conn.execute(statement)
+            await conn.execute(self._upsert(), values)
 
     async def get_response(self, response_id: str) -> StoredResponse | None:
         async with self._engine.connect() as conn:
