@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from responsa import ids
-from responsa.api.deps import json_response, read_json, store
+from responsa.api.deps import json_response, list_page, read_json, store
 from responsa.engine import conversations as conv
 from responsa.engine.request import (
     CreateConversationRequest,
@@ -46,15 +46,7 @@ async def _existing(store: Store, conversation_id: str) -> StoredConversation:
 
 def _item_list(items: list[Item], has_more: bool) -> Response:
     shown = [conv.present(item) for item in items]
-    return json_response(
-        {
-            "object": "list",
-            "data": shown,
-            "first_id": shown[0]["id"] if shown else None,
-            "last_id": shown[-1]["id"] if shown else None,
-            "has_more": has_more,
-        }
-    )
+    return list_page(shown, has_more)
 
 
 @router.post("/v1/conversations")

@@ -30,6 +30,19 @@ def json_response(data: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
 
 
+def list_page(data: list[dict[str, Any]], has_more: bool) -> Response:
+    """A cursor page in the OpenAI list shape (`first_id`/`last_id` are null when empty)."""
+    return json_response(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": has_more,
+        }
+    )
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON, refusing bodies over the configured size before reading them."""
     limit: int = request.app.state.settings.max_body_bytes

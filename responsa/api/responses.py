@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from responsa.api import sse
-from responsa.api.deps import engine, json_response, read_json, store
+from responsa.api.deps import engine, json_response, list_page, read_json, store
 from responsa.engine.request import parse_create_request
 from responsa.engine.run import Engine
 from responsa.errors import InvalidRequest, NotFound
@@ -57,15 +57,7 @@ async def list_responses(
         cursor = "after" if after is not None else "before"
         raise InvalidRequest(f"Invalid value for '{cursor}': no stored response has that id.", param=cursor)
     data = [row.response for row in page.rows]
-    return json_response(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": page.has_more,
-        }
-    )
+    return list_page(data, page.has_more)
 
 
 @router.get("/v1/responses/{response_id}")
@@ -131,12 +123,4 @@ async def list_input_items(
     if order == "desc":
         items.reverse()
     page, has_more = _page_items(items, after, before, limit, response_id)
-    return json_response(
-        {
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": has_more,
-        }
-    )
+    return list_page(page, has_more)

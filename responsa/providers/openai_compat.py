@@ -10,9 +10,11 @@ from typing import Any
 import httpx2
 import openai
 import orjson
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
+from openai._constants import RAW_RESPONSE_HEADER
+from openai._response import AsyncResponseContextManager
 from openai.types import Model
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
@@ -71,10 +73,27 @@ class OpenAICompatProvider(Provider):
             max_retries=0,  # the caller decides; replays must see exactly one call
         )
 
+    def _raw_stream(self, request: ChatRequest) -> AsyncResponseContextManager[Any]:
+        """`chat.completions.with_streaming_response.create`, minus its parameter transform: the
+        SDK walks every message of the body against its TypedDicts (~0.3 ms per message, the
+        whole cost of long histories), while our bodies are already plain JSON."""
+        body = {k: v for k, v in request.items() if k != "extra_body"}
+        body.update(request.get("extra_body") or {})
+        return AsyncResponseContextManager(
+            self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options={"headers": {RAW_RESPONSE_HEADER: "stream"}, "security": {"bearer_auth": True}},
+                stream=True,
+                stream_cls=AsyncStream[ChatCompletionChunk],
+            )
+        )
+
     async def stream_chat(self, request: ChatRequest) -> ChunkStream:
-        # The SDK sends the request (auth, retries, errors); its raw SSE lines are decoded here.
+        # The SDK sends the request (auth, errors); its raw SSE lines are decoded here.
         with upstream_errors(self.name, request.get("model")):
-            async with self.client.chat.completions.with_streaming_response.create(**request) as response:
+            async with self._raw_stream(request) as response:
                 async for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
