@@ -3,13 +3,13 @@ upstream call. The body is forwarded as given, with the model renamed to the ups
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from openai.resources.chat.completions import AsyncCompletions
 from starlette.responses import Response
 
 from responsa.api import sse
@@ -20,14 +20,14 @@ from responsa.types import ChatRequest
 
 router = APIRouter()
 
-# Keyword arguments the SDK's create() knows; anything else rides in `extra_body`.
-_SDK_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {
-    "self",
-    "extra_headers",
-    "extra_query",
-    "extra_body",
-    "timeout",
-}
+
+@functools.cache
+def _sdk_params() -> frozenset[str]:
+    """Keyword arguments the SDK's create() knows; anything else rides in `extra_body`."""
+    from openai.resources.chat.completions import AsyncCompletions
+
+    skip = {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+    return frozenset(inspect.signature(AsyncCompletions.create).parameters) - skip
 
 
 def _chat_request(data: Any, upstream_model: str) -> ChatRequest:
@@ -36,7 +36,7 @@ def _chat_request(data: Any, upstream_model: str) -> ChatRequest:
     for key, value in data.items():
         if key == "model":
             continue
-        (request if key in _SDK_PARAMS else extra)[key] = value
+        (request if key in _sdk_params() else extra)[key] = value
     if extra:
         request["extra_body"] = extra
     return request

@@ -14,11 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx2
-from mcp import ClientSession
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-
 from responsa.tools.base import ToolError, ToolOutcome
 
 LIST_TIMEOUT_S = 30.0
@@ -55,7 +50,13 @@ class McpTool:
 
 
 @contextlib.asynccontextmanager
-async def _session(server: McpServer, timeout: float) -> AsyncIterator[ClientSession]:
+async def _session(server: McpServer, timeout: float) -> AsyncIterator[Any]:
+    # The SDK is imported on first use: it is large, and most servers never see an MCP tool.
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
     headers = server.request_headers()
     if urlparse(server.url).path.rstrip("/").endswith("/sse"):
         transport = sse_client(server.url, headers=headers, timeout=timeout, sse_read_timeout=timeout)
