@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
 from responsa.config import Settings
+from responsa.engine.background import JobRunner
 from responsa.engine.run import Engine
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
@@ -65,6 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
         registry, search = build_upstreams(settings)
         await registry.start()
         engine = Engine(store, registry, search)
+        runner = JobRunner(engine, store, settings.background_workers, settings.job_lease_s)
+        await runner.start()
+        app.state.runner = runner
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
@@ -80,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await runner.stop()  # running background jobs go back to the queue
             await engine.aclose()
             await registry.aclose()
             await search.aclose()

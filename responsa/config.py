@@ -65,6 +65,8 @@ class Settings(BaseModel):
     models: tuple[ModelConfig, ...] = ()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
+    background_workers: int = Field(default=4, ge=1)
+    job_lease_s: float = Field(default=30.0, gt=0)
     tavily_api_key: str | None = None
     tavily_base_url: str = "https://api.tavily.com"
     log_level: str = "info"
@@ -163,6 +165,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_RECORDING_DIR": "recording_dirs",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
         "RESPONSA_LOCAL_THREADS": "local_threads",
+        "RESPONSA_BACKGROUND_WORKERS": "background_workers",
+        "RESPONSA_JOB_LEASE_S": "job_lease_s",
         "TAVILY_API_KEY": "tavily_api_key",
         "RESPONSA_TAVILY_BASE_URL": "tavily_base_url",
         "RESPONSA_LOG_LEVEL": "log_level",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -9,9 +11,10 @@ from starlette.responses import Response
 
 from responsa.api import sse
 from responsa.api.deps import engine, json_response, list_page, read_json, store
+from responsa.engine.background import FINISHED, job_context, tail
 from responsa.engine.request import parse_create_request
 from responsa.engine.run import Engine
-from responsa.errors import InvalidRequest, NotFound
+from responsa.errors import Conflict, InvalidRequest, NotFound
 from responsa.store.base import Store, StoredResponse
 
 router = APIRouter()
@@ -33,8 +36,15 @@ async def _load(store: Store, response_id: str) -> StoredResponse:
 
 @router.post("/v1/responses")
 async def create_response(request: Request, engine: Annotated[Engine, Depends(engine)]) -> Response:
-    req = parse_create_request(await read_json(request))
+    data = await read_json(request)
+    req = parse_create_request(data)
     prepared = await engine.prepare(req)
+    if req.background:
+        queued = await engine.enqueue(prepared, data, job_context())
+        request.app.state.runner.nudge()
+        if req.stream:
+            return sse.response_stream(tail(engine.store, queued["id"], -1))
+        return json_response(queued)
     if req.stream:
         return sse.response_stream(engine.stream(prepared))
     final, error = await engine.collect(prepared)
@@ -62,12 +72,46 @@ async def list_responses(
 
 @router.get("/v1/responses/{response_id}")
 async def retrieve_response(
-    response_id: str, store: Annotated[Store, Depends(store)], stream: bool = False
+    response_id: str,
+    store: Annotated[Store, Depends(store)],
+    stream: bool = False,
+    starting_after: Annotated[int | None, Query(ge=-1)] = None,
 ) -> Response:
     stored = await _load(store, response_id)
-    if stream:
+    if not stream:
+        return json_response(stored.response)
+    if not stored.response.get("background"):
         raise InvalidRequest("Only background responses can be streamed after creation.", param="stream")
-    return json_response(stored.response)
+    return sse.response_stream(tail(store, response_id, -1 if starting_after is None else starting_after))
+
+
+CANCEL_WAIT_S = 10.0
+
+
+@router.post("/v1/responses/{response_id}/cancel")
+async def cancel_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
+    """Cancel a background response from any replica; a finished one is returned as it is."""
+    stored = await _load(store, response_id)
+    if not stored.response.get("background"):
+        raise Conflict(
+            f"Cannot cancel response '{response_id}': only background responses can be cancelled.",
+            param="response_id",
+        )
+    if stored.status in FINISHED:
+        return json_response(stored.response)
+    if not await store.request_cancel(response_id):  # never started: cancelled right here
+        stored.status = "cancelled"
+        stored.response = {**stored.response, "status": "cancelled"}
+        await store.save_response(stored)
+        return json_response(stored.response)
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    while time.monotonic() < deadline:  # the running worker stops within a heartbeat
+        await asyncio.sleep(0.05)
+        current = await store.get_response(response_id)
+        if current is None or current.status in FINISHED:
+            break
+    current = await store.get_response(response_id)
+    return json_response((current or stored).response)
 
 
 @router.delete("/v1/responses/{response_id}")

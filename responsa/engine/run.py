@@ -34,7 +34,7 @@ from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
 from responsa.engine.tools import ToolSet
 from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
 from responsa.providers.registry import ModelRegistry, ResolvedModel
-from responsa.store.base import Store, StoredResponse
+from responsa.store.base import Job, Store, StoredResponse
 from responsa.tools.web_search import SearchProvider
 from responsa.types import ChatMessages, ChatRequest, EventStream, Item
 
@@ -60,6 +60,9 @@ class PreparedRun:
     conversation_id: str | None = None
     conversation_item_ids: list[str] = field(default_factory=list)  # the items `history` was built from
     error: ResponsaError | None = None  # why the response failed, once it has
+    # If the stream stops early: "fail" (client gone: store it failed), "cancel" (a background
+    # job was cancelled: store it cancelled), "abandon" (another worker will run it: store nothing)
+    on_abort: str = "fail"
 
 
 @dataclass(slots=True)
@@ -76,11 +79,16 @@ class Engine:
         self.search = search
         self._detached: set[asyncio.Task[None]] = set()
 
-    async def prepare(self, req: CreateResponseRequest) -> PreparedRun:
-        """Every check that can fail before streaming starts, and the first upstream request."""
-        if req.background:
+    async def prepare(
+        self, req: CreateResponseRequest, *, response_id: str | None = None, created_at: int | None = None
+    ) -> PreparedRun:
+        """Every check that can fail before streaming starts, and the first upstream request.
+        A background job prepares again in its worker, keeping its response id and time."""
+        if req.background and not req.store:
             raise InvalidRequest(
-                "'background' responses are not supported by this server yet.", param="background"
+                "Invalid value for 'background': background responses must be stored; "
+                "do not send store=false.",
+                param="background",
             )
         if req.truncation == "auto":
             raise InvalidRequest(
@@ -115,7 +123,9 @@ class Engine:
         chat = translate.build_chat_request(req, model.provider_model_id, system + chat_history)
         if not tools.mcp_requests:  # MCP tools are known only once their servers are listed
             tools.apply(chat, req.parallel_tool_calls, first_iteration=True)
-        response = new_response(req, ids.response_id(), int(time.time()), tools.echo)
+        response = new_response(
+            req, response_id or ids.response_id(), created_at or int(time.time()), tools.echo
+        )
         return PreparedRun(
             req,
             model,
@@ -130,9 +140,10 @@ class Engine:
             item_ids,
         )
 
-    async def stream(self, run: PreparedRun) -> EventStream:
-        """All events of the response, stamped, always ending in a terminal `response.*` event."""
-        stamp = Stamper()
+    async def stream(self, run: PreparedRun, start: int = 0) -> EventStream:
+        """All events of the response, stamped from `start`, always ending in a terminal
+        `response.*` event."""
+        stamp = Stamper(start)
         state = RunState()
         finished = False
         try:
@@ -146,9 +157,35 @@ class Engine:
             yield stamp(lifecycle("failed", run.response))
             finished = True
         finally:
-            if not finished and not state.persisted:
-                self._fail(run, state, ResponsaError(DISCONNECTED))
+            if not finished and not state.persisted and run.on_abort != "abandon":
+                if run.on_abort == "cancel":
+                    run.response["status"] = "cancelled"
+                    run.response["usage"] = state.usage.as_dict()
+                else:
+                    self._fail(run, state, ResponsaError(DISCONNECTED))
                 self._detach(self._persist_quietly(run, state))
+
+    async def enqueue(
+        self, run: PreparedRun, request: dict[str, Any], context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store a background response as `queued` with its job; a worker on any replica runs it."""
+        queued = {**run.response, "status": "queued"}
+        stored = StoredResponse(
+            queued["id"],
+            queued["created_at"],
+            queued["model"],
+            "queued",
+            queued,
+            run.input_items,
+            [],
+            run.request.previous_response_id,
+            run.conversation_id,
+        )
+        await self.store.enqueue(stored, Job(queued["id"], request, context))
+        await self.store.append_event(
+            queued["id"], 0, {"type": "response.queued", "response": queued, "sequence_number": 0}
+        )
+        return queued
 
     async def collect(self, run: PreparedRun) -> tuple[dict[str, Any], ResponsaError | None]:
         """Run without streaming: the final response object, and the error if it failed."""

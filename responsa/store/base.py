@@ -51,6 +51,16 @@ class ItemPage:
 
 
 @dataclass(slots=True)
+class Job:
+    """A background response to run: its create request and the caller's context."""
+
+    response_id: str
+    request: dict[str, Any]
+    context: dict[str, Any]
+    attempts: int = 0
+
+
+@dataclass(slots=True)
 class Page:
     rows: list[StoredResponse]
     has_more: bool
@@ -123,3 +133,38 @@ class Store(ABC):
 
     @abstractmethod
     async def release_turn(self, conversation_id: str, owner: str) -> None: ...
+
+    # Background jobs and their events
+
+    @abstractmethod
+    async def enqueue(self, stored: StoredResponse, job: Job) -> None:
+        """Store the queued response and its job in one transaction."""
+
+    @abstractmethod
+    async def claim_job(self, owner: str, lease_s: float) -> Job | None:
+        """Take the oldest job that is queued or whose lease lapsed (a dead worker's)."""
+
+    @abstractmethod
+    async def renew_job(self, response_id: str, owner: str, lease_s: float) -> bool | None:
+        """Extend the lease: True if cancellation was requested, False if not, None if lost."""
+
+    @abstractmethod
+    async def finish_job(self, response_id: str, owner: str) -> None: ...
+
+    @abstractmethod
+    async def release_job(self, response_id: str, owner: str) -> None:
+        """Give a job back (graceful shutdown) so another worker continues it now."""
+
+    @abstractmethod
+    async def request_cancel(self, response_id: str) -> bool:
+        """Ask the job's worker to stop; False when the job had not started (it is then done)."""
+
+    @abstractmethod
+    async def append_event(self, response_id: str, seq: int, event: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def events_after(self, response_id: str, after: int) -> list[tuple[int, dict[str, Any]]]: ...
+
+    @abstractmethod
+    async def wait_for_events(self, response_id: str, timeout: float) -> None:
+        """Sleep until new events may exist (PostgreSQL: LISTEN/NOTIFY; SQLite: polling)."""

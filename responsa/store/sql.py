@@ -10,10 +10,11 @@ import orjson
 from sqlalchemy import and_, delete, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from responsa.store.base import Order, Page, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
+from responsa.store.jobs import SqlJobs
 from responsa.store.tables import responses
 from responsa.types import Item
 
@@ -55,11 +56,12 @@ def _row_to_stored(row: Any) -> StoredResponse:
     )
 
 
-class SqlStore(SqlConversations, Store):
+class SqlStore(SqlConversations, SqlJobs, Store):
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.engine: AsyncEngine | None = None
         self._upsert_statement: Any = None
+        self._init_jobs()
 
     @property
     def _engine(self) -> AsyncEngine:
@@ -80,6 +82,7 @@ class SqlStore(SqlConversations, Store):
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
+        await self._close_listener()
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
@@ -95,10 +98,9 @@ class SqlStore(SqlConversations, Store):
             )
         return self._upsert_statement
 
-    async def save_response(
-        self, stored: StoredResponse, conversation_items: list[Item] | None = None
-    ) -> None:
-        values = {
+    @staticmethod
+    def _values(stored: StoredResponse) -> dict[str, Any]:
+        return {
             "id": stored.id,
             "created_at": stored.created_at,
             "model": stored.model,
@@ -109,10 +111,17 @@ class SqlStore(SqlConversations, Store):
             "input_items": orjson.dumps(stored.input_items).decode(),
             "messages": orjson.dumps(stored.messages).decode(),
         }
+
+    async def _save_in(self, conn: AsyncConnection, stored: StoredResponse) -> None:
+        await conn.execute(self._upsert(), self._values(stored))
+
+    async def save_response(
+        self, stored: StoredResponse, conversation_items: list[Item] | None = None
+    ) -> None:
         async with self._engine.begin() as conn:
             if stored.conversation_id is not None and conversation_items is not None:
                 await self.append_items(conn, stored.conversation_id, conversation_items, stored.created_at)
-            await conn.execute(self._upsert(), values)
+            await self._save_in(conn, stored)
 
     async def get_response(self, response_id: str) -> StoredResponse | None:
         async with self._engine.connect() as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -64,4 +65,27 @@ conversation_items = Table(
     Column("item", Text, nullable=False),  # the item as given; message content keeps its shape
     UniqueConstraint("conversation_id", "id", name="uq_conversation_items_id"),
     Index("ix_conversation_items_position", "conversation_id", "position"),
+)
+
+background_jobs = Table(
+    "background_jobs",
+    metadata,
+    Column("response_id", String(80), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("request", Text, nullable=False),  # the validated create request, as JSON
+    Column("context", Text, nullable=False),  # test id and provider data of the creating request
+    Column("state", String(16), nullable=False),  # queued | running | done
+    Column("owner", String(80)),  # the worker holding the lease
+    Column("lease_expires_at", Float),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Index("ix_background_jobs_state", "state", "created_at"),
+)
+
+response_events = Table(
+    "response_events",
+    metadata,
+    Column("response_id", String(80), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("event", Text, nullable=False),
 )

@@ -1,0 +1,193 @@
+"""Background jobs and response events on SQLAlchemy (mixed into `SqlStore`).
+
+Jobs are claimed with a lease: an UPDATE takes the oldest job that is queued or whose lease
+lapsed (its worker died), `FOR UPDATE SKIP LOCKED` on PostgreSQL so replicas never wait on each
+other. The holder renews the lease while it runs; renewal also carries cancellation requests.
+Events of background responses are stored in order, so a stream can be resumed from any replica;
+on PostgreSQL each append NOTIFYs tailers, on SQLite they poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from responsa.store.base import Job, StoredResponse
+from responsa.store.tables import background_jobs, response_events
+
+log = logging.getLogger("responsa.store")
+
+CHANNEL = "responsa_events"
+POLL_S = 0.05
+
+
+class SqlJobs:
+    _waiters: dict[str, set[asyncio.Event]]
+    _listener: AsyncConnection | None
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        raise NotImplementedError  # provided by SqlStore
+
+    def _is_postgres(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
+    def _init_jobs(self) -> None:
+        self._waiters = defaultdict(set)
+        self._listener = None
+
+    async def _save_in(self, conn: AsyncConnection, stored: StoredResponse) -> None:
+        raise NotImplementedError  # provided by SqlStore
+
+    async def enqueue(self, stored: StoredResponse, job: Job) -> None:
+        async with self._engine.begin() as conn:
+            await self._save_in(conn, stored)
+            await conn.execute(
+                background_jobs.insert().values(
+                    response_id=job.response_id,
+                    created_at=time.time(),
+                    request=orjson.dumps(job.request).decode(),
+                    context=orjson.dumps(job.context).decode(),
+                    state="queued",
+                    cancel_requested=False,
+                    attempts=0,
+                )
+            )
+
+    async def claim_job(self, owner: str, lease_s: float) -> Job | None:
+        c = background_jobs.c
+        now = time.time()
+        free = or_(c.owner.is_(None), c.lease_expires_at < now)
+        pick = select(c.response_id).where(c.state != "done", free).order_by(c.created_at).limit(1)
+        if self._is_postgres():
+            pick = pick.with_for_update(skip_locked=True)
+        statement = (
+            update(background_jobs)
+            .where(c.response_id == pick.scalar_subquery(), free)
+            .values(owner=owner, lease_expires_at=now + lease_s, state="running", attempts=c.attempts + 1)
+            .returning(c.response_id, c.request, c.context, c.attempts)
+        )
+        async with self._engine.connect() as conn:  # a read first: idle polling takes no write lock
+            if await conn.scalar(select(c.response_id).where(c.state != "done", free).limit(1)) is None:
+                return None
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            return None
+        return Job(row.response_id, orjson.loads(row.request), orjson.loads(row.context), row.attempts)
+
+    async def renew_job(self, response_id: str, owner: str, lease_s: float) -> bool | None:
+        c = background_jobs.c
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(background_jobs)
+                    .where(c.response_id == response_id, c.owner == owner, c.state == "running")
+                    .values(lease_expires_at=time.time() + lease_s)
+                    .returning(c.cancel_requested)
+                )
+            ).first()
+        return None if row is None else bool(row.cancel_requested)
+
+    async def finish_job(self, response_id: str, owner: str) -> None:
+        c = background_jobs.c
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(background_jobs)
+                .where(c.response_id == response_id, c.owner == owner)
+                .values(state="done", owner=None, lease_expires_at=None)
+            )
+
+    async def release_job(self, response_id: str, owner: str) -> None:
+        c = background_jobs.c
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(background_jobs)
+                .where(c.response_id == response_id, c.owner == owner)
+                .values(state="queued", owner=None, lease_expires_at=None)
+            )
+
+    async def request_cancel(self, response_id: str) -> bool:
+        c = background_jobs.c
+        async with self._engine.begin() as conn:
+            unstarted = await conn.execute(
+                update(background_jobs)
+                .where(c.response_id == response_id, c.state == "queued", c.owner.is_(None), c.attempts == 0)
+                .values(state="done", cancel_requested=True)
+            )
+            if unstarted.rowcount:
+                return False
+            await conn.execute(
+                update(background_jobs)
+                .where(c.response_id == response_id, c.state != "done")
+                .values(cancel_requested=True)
+            )
+        return True
+
+    async def append_event(self, response_id: str, seq: int, event: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                response_events.insert().values(
+                    response_id=response_id, seq=seq, event=orjson.dumps(event).decode()
+                )
+            )
+            if self._is_postgres():  # delivered to every listener when this transaction commits
+                await conn.execute(
+                    text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": response_id}
+                )
+        self._wake(response_id)
+
+    async def events_after(self, response_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
+        c = response_events.c
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(c.seq, c.event).where(c.response_id == response_id, c.seq > after).order_by(c.seq)
+                )
+            ).all()
+        return [(row.seq, orjson.loads(row.event)) for row in rows]
+
+    def _wake(self, response_id: str) -> None:
+        for waiter in self._waiters.get(response_id, ()):
+            waiter.set()
+
+    async def _listen(self) -> None:
+        if self._listener is not None or not self._is_postgres():
+            return
+        conn = await self._engine.connect()
+        raw = await conn.get_raw_connection()
+        loop = asyncio.get_running_loop()
+
+        def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            loop.call_soon_threadsafe(self._wake, payload)
+
+        await raw.driver_connection.add_listener(CHANNEL, on_notify)  # type: ignore[union-attr]
+        self._listener = conn
+
+    async def wait_for_events(self, response_id: str, timeout: float) -> None:
+        if self._is_postgres():
+            await self._listen()
+        else:
+            timeout = min(timeout, POLL_S)  # SQLite has no notifications: poll
+        waiter = asyncio.Event()
+        self._waiters[response_id].add(waiter)
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters[response_id].discard(waiter)
+            if not self._waiters[response_id]:
+                del self._waiters[response_id]
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
