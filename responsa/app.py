@@ -58,6 +58,18 @@ def build_upstreams(settings: Settings) -> tuple[ModelRegistry, SearchProvider]:
     return registry, RecordingSearch(search, Recorder(mode, index, directory, settings.tavily_base_url))
 
 
+def app_from_environment() -> FastAPI:
+    """The app for each `responsa serve --workers N` process: settings come from the
+    environment (the CLI passes `--config` on as RESPONSA_CONFIG)."""
+    from responsa.config import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return create_app(settings)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

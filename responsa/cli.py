@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from responsa.config import ConfigError, load_settings
@@ -18,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8321)
     serve.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     return parser
 
 
@@ -42,6 +44,19 @@ def main(argv: list[str] | None = None) -> None:
         settings.db_url.split("@")[-1],
         settings.recording_mode,
     )
+    if args.workers > 1:  # each worker process builds its own app from the same settings
+        if args.config:
+            os.environ["RESPONSA_CONFIG"] = str(args.config)
+        uvicorn.run(
+            "responsa.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=args.host,

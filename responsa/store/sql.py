@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import logging
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, event, or_, select
+from sqlalchemy import and_, delete, event, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -21,6 +24,7 @@ from responsa.types import Item
 log = logging.getLogger("responsa.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x52455350  # "RESP": the advisory lock key held while migrating
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,8 +82,26 @@ class SqlStore(SqlConversations, SqlJobs, Store):
         else:
             engine = create_async_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = engine
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+        await self._migrate(engine)
+
+    async def _migrate(self, engine: AsyncEngine) -> None:
+        """Apply migrations once even when several workers or replicas start together: a
+        transaction-scoped advisory lock on PostgreSQL, a file lock beside the SQLite file."""
+        if engine.dialect.name == "postgresql":
+            async with engine.begin() as conn:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                await conn.run_sync(_upgrade)
+            return
+        database = self.url.database
+        lock_path = (
+            Path(f"{database}.migrate.lock").expanduser() if database and database != ":memory:" else None
+        )
+        with contextlib.ExitStack() as stack:
+            if lock_path is not None:
+                handle = stack.enter_context(lock_path.open("a"))
+                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
         await self._close_listener()
