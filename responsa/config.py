@@ -24,7 +24,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
-RECORDING_MODES: tuple[str, ...] = ("live", "record", "replay", "record-if-missing")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-JSON = dict[str, Any]
 ChatMessage = dict[str, Any]
 ChatMessages = list[ChatMessage]
 ChatRequest = dict[str, Any]  # keyword arguments of `chat.completions.create`
 Item = dict[str, Any]  # a Responses input or output item, as on the wire
 Event = dict[str, Any]  # a Responses stream event without its sequence_number
 EventStream = AsyncIterator[Event]
-ProviderName = str
 # One streamed chat completion chunk, as the JSON the upstream sent (the shape of the SDK's
 # `ChatCompletionChunk`). Plain dicts, not SDK models: building a typed model per chunk was the
 # largest cost of the whole request path.
