@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.support import (
-    PG_URL,
     ROOT,
     SEEDS,
     Process,
     Server,
     base_env,
     free_port,
+    new_database,
     shared_or_skip,
     start_server,
 )
@@ -44,30 +42,11 @@ def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]
     proc.stop()
 
 
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    assert PG_URL is not None
-    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, empty database per backend; PostgreSQL ones are dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'responsa.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("RESPONSA_TEST_POSTGRES_URL is not set")
-    name = f"responsa_test_{secrets.token_hex(6)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base, _, _ = PG_URL.rpartition("/")
-    yield f"{base}/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

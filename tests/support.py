@@ -8,12 +8,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +178,31 @@ def start_mcp_server(tmp: Path, tools: str, *extra: str, transport: str = "http"
     proc = Process(args, base_env(), tmp / f"mcp-{tools}-{port}.log", port, None).start()
     proc.mcp_url = f"{proc.url}/{'mcp' if transport == 'http' else 'sse'}"  # type: ignore[attr-defined]
     return proc
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    assert PG_URL is not None
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def new_database(kind: str, tmp: Path) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in `tmp`, or a PostgreSQL database on
+    RESPONSA_TEST_POSTGRES_URL's server, dropped afterwards (tests never touch other data)."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / 'responsa.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("RESPONSA_TEST_POSTGRES_URL is not set")
+    name = f"responsa_test_{secrets.token_hex(6)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_URL.rpartition('/')[0]}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

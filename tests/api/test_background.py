@@ -4,10 +4,8 @@ from any replica, and finished by the other replica when one dies."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -17,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.support import HTTP, PG_URL, Process, Server, start_server
+from tests.support import HTTP, Process, Server, new_database, start_server
 
 FINISHED = {"completed", "failed", "incomplete", "cancelled"}
 
@@ -25,17 +23,8 @@ FINISHED = {"completed", "failed", "incomplete", "cancelled"}
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of its own, so no other test server's workers take these jobs."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'replicas.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("RESPONSA_TEST_POSTGRES_URL is not set")
-    from tests.conftest import _admin
-
-    name = f"responsa_bg_{secrets.token_hex(6)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    yield f"{PG_URL.rpartition('/')[0]}/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_database(request.param, tmp_path) as url:
+        yield url
 
 
 def replica(tmp: Path, name: str, db: str, fake: Process) -> Server:
