@@ -61,12 +61,10 @@ def build_upstreams(settings: Settings) -> tuple[ModelRegistry, SearchProvider]:
 def app_from_environment() -> FastAPI:
     """The app for each `responsa serve --workers N` process: settings come from the
     environment (the CLI passes `--config` on as RESPONSA_CONFIG)."""
-    from responsa.config import load_settings
+    from responsa.config import configure_logging, load_settings
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     return create_app(settings)
 
 

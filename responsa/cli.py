@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from responsa.config import ConfigError, load_settings
+from responsa.config import ConfigError, configure_logging, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from responsa.app import create_app
 
-    level = settings.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     logging.getLogger("responsa").info(
         "serving on http://%s:%d (store %s, recording mode %s)",
         args.host,

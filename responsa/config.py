@@ -14,6 +14,7 @@ any model `openai/<name>` as upstream `<name>`. `${VAR}` in file values is expan
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -148,6 +149,13 @@ def local_model_available() -> bool:
     from responsa.providers.llama_cpp import default_model_path, runtime_available
 
     return runtime_available() and default_model_path() is not None
+
+
+def configure_logging(level: str) -> None:
+    """Log at `level`, except the HTTP client's one line per upstream request (WARNING and up)."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
