@@ -16,12 +16,13 @@ from responsa.errors import InvalidRequest, PayloadTooLarge
 from responsa.store.base import Store
 
 
-def engine(request: Request) -> Engine:
+# `async def`: FastAPI would run a plain `def` dependency in a thread pool, a thread hop per request.
+async def engine(request: Request) -> Engine:
     result: Engine = request.app.state.engine
     return result
 
 
-def store(request: Request) -> Store:
+async def store(request: Request) -> Store:
     result: Store = request.app.state.store
     return result
 
