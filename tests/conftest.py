@@ -18,6 +18,7 @@ from tests.support import (
     free_port,
     new_database,
     shared_or_skip,
+    start_mcp_server,
     start_server,
 )
 
@@ -65,6 +66,13 @@ def live_server(
     )
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def boiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """The MCP test server with the boiling-point tools (tests/mcp_server.py)."""
+    with start_mcp_server(tmp_path_factory.mktemp("mcp"), "boiling") as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")

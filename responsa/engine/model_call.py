@@ -6,6 +6,7 @@ web search) are collected here and run after the reply is complete (`engine/tool
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +126,7 @@ class ModelCall:
                 self.response["output"].append(item.item("completed"))
         return events
 
-    def assistant_message(self, dropped: set[int] = frozenset()) -> ChatMessage | None:  # type: ignore[assignment]
+    def assistant_message(self, dropped: AbstractSet[int] = frozenset()) -> ChatMessage | None:
         """The reply as the upstream will see it in the next call's history; tool calls in
         `dropped` (waiting for approval, or denied) are left out, and a reply left with no
         calls at all is left out too."""

@@ -41,12 +41,6 @@ for _test_id in INPUTS:
 
 
 @pytest.fixture(scope="module")
-def boiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
-    with start_mcp_server(tmp_path_factory.mktemp("mcp"), "boiling") as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
 def boiling_with_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     with start_mcp_server(tmp_path_factory.mktemp("mcp"), "boiling", "--token", "test-token") as proc:
         yield proc

@@ -26,12 +26,6 @@ CLOCK = {
 
 
 @pytest.fixture(scope="module")
-def boiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
-    with start_mcp_server(tmp_path_factory.mktemp("mcp"), "boiling") as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
 def boiling_sse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     with start_mcp_server(tmp_path_factory.mktemp("mcp"), "boiling", transport="sse") as proc:
         yield proc
