@@ -71,7 +71,7 @@ def main() -> None:
     fake = start([sys.executable, str(KIT / "fake_upstream.py"), "--port", str(fake_port)], base_env,
                  tmp / "fake.log")
     server_env = {**base_env, "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-                  "RESPONSA_DB_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}"}
+                  "RESPONSA_DB_URL": f"sqlite:///{tmp / 'bench.db'}"}
     serve = [sys.executable, "-m", "responsa", "serve", "--port", str(server_port)]
     if args.workers > 1:
         serve += ["--workers", str(args.workers)]

@@ -4,7 +4,7 @@
       openai: {type: openai, base_url: https://api.openai.com/v1, api_key: ${OPENAI_API_KEY}}
     models:
       - {id: openai/gpt-4o, provider: openai, provider_model_id: gpt-4o, model_type: llm}
-    db_url: sqlite+aiosqlite:///responsa.db        # RESPONSA_DB_URL
+    db_url: sqlite:///responsa.db        # RESPONSA_DB_URL
     recording_mode: live                           # RESPONSA_RECORDING_MODE
     recording_dir: ./recordings                    # RESPONSA_RECORDING_DIR
 
@@ -86,7 +86,7 @@ def default_db_url() -> str:
     from platformdirs import user_data_dir
 
     path = Path(user_data_dir("responsa")) / "responsa.db"
-    return f"sqlite+aiosqlite:///{path}"
+    return f"sqlite:///{path}"
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -140,7 +140,7 @@ class Server(Process):
 def start_server(tmp: Path, name: str, env: dict[str, str], args: tuple[str, ...] = ()) -> Server:
     port = free_port()
     full_env = {**base_env(), **env}
-    full_env.setdefault("RESPONSA_DB_URL", f"sqlite+aiosqlite:///{tmp / (name + '.db')}")
+    full_env.setdefault("RESPONSA_DB_URL", f"sqlite:///{tmp / (name + '.db')}")
     server = Server(
         [sys.executable, "-m", "responsa", "serve", "--port", str(port), *args],
         full_env,
@@ -196,7 +196,7 @@ def new_database(kind: str, tmp: Path) -> Iterator[str]:
     """The URL of a new, empty database: a SQLite file in `tmp`, or a PostgreSQL database on
     RESPONSA_TEST_POSTGRES_URL's server, dropped afterwards (tests never touch other data)."""
     if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / 'responsa.db'}"
+        yield f"sqlite:///{tmp / 'responsa.db'}"
         return
     if not PG_URL:
         pytest.skip("RESPONSA_TEST_POSTGRES_URL is not set")

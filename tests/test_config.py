@@ -32,7 +32,7 @@ def test_file_and_env(tmp_path: Path) -> None:
 def test_env_only_provider_serves_any_model() -> None:
     settings = load_settings(None, {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://x/v1"})
     assert settings.providers["openai"].serve_any_model is True
-    assert settings.db_url.startswith("sqlite+aiosqlite:///") and settings.db_url.endswith("responsa.db")
+    assert settings.db_url.startswith("sqlite:///") and settings.db_url.endswith("responsa.db")
     bare = load_settings(None, {})
     if local_model_available():  # the embedded default: no key, no network
         assert bare.providers["local"].type == "llama_cpp"

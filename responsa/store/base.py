@@ -1,6 +1,6 @@
 """The Store interface: what the engine and the routes need from persistence.
 
-    store = SqlStore("sqlite+aiosqlite:///responsa.db")
+    store = SqlStore("sqlite:///responsa.db")
     await store.start()                   # connects and applies migrations
     await store.save_response(stored)     # one write per finished response
     stored = await store.get_response("resp_...")

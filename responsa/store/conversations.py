@@ -8,9 +8,10 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 
 from responsa.store.base import ItemPage, Order, StoredConversation
+from responsa.store.database import Database
 from responsa.store.tables import conversation_items, conversations
 from responsa.types import Item
 
@@ -19,18 +20,19 @@ def _conversation(row: Any) -> StoredConversation:
     return StoredConversation(row.id, row.created_at, orjson.loads(row.metadata))
 
 
-class SqlConversations:
-    @property
-    def _engine(self) -> AsyncEngine:
-        raise NotImplementedError  # provided by SqlStore
+def _get_conversation(conn: Connection, conversation_id: str) -> StoredConversation | None:
+    row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
+    return _conversation(row) if row is not None else None
 
-    def _dialect(self) -> Any:
-        return postgresql if self._engine.dialect.name == "postgresql" else sqlite
+
+class SqlConversations:
+    db: Database
 
     def _item_upsert(self) -> Any:
         statement = getattr(self, "_item_upsert_statement", None)
         if statement is None:
-            insert = self._dialect().insert(conversation_items)
+            dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+            insert = dialect.insert(conversation_items)
             statement = insert.on_conflict_do_update(
                 index_elements=[conversation_items.c.conversation_id, conversation_items.c.id],
                 set_={"item": insert.excluded.item},
@@ -38,17 +40,15 @@ class SqlConversations:
             self._item_upsert_statement = statement
         return statement
 
-    async def append_items(
-        self, conn: AsyncConnection, conversation_id: str, items: list[Item], created_at: int
+    def _append_items(
+        self, conn: Connection, conversation_id: str, items: list[Item], created_at: int
     ) -> bool:
         """Append within the caller's transaction. The counter update comes first, so the
         transaction takes its write lock at once and concurrent appends queue behind it."""
         if not items:
-            exists = await conn.scalar(
-                select(conversations.c.id).where(conversations.c.id == conversation_id)
-            )
+            exists = conn.scalar(select(conversations.c.id).where(conversations.c.id == conversation_id))
             return exists is not None
-        end = await conn.scalar(
+        end = conn.scalar(
             update(conversations)
             .where(conversations.c.id == conversation_id)
             .values(next_position=conversations.c.next_position + len(items))
@@ -67,12 +67,12 @@ class SqlConversations:
             }
             for i, item in enumerate(items)
         ]
-        await conn.execute(self._item_upsert(), rows)
+        conn.execute(self._item_upsert(), rows)
         return True
 
     async def create_conversation(self, conversation: StoredConversation, items: list[Item]) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
+        def create(conn: Connection) -> None:
+            conn.execute(
                 conversations.insert().values(
                     id=conversation.id,
                     created_at=conversation.created_at,
@@ -80,52 +80,50 @@ class SqlConversations:
                     next_position=0,
                 )
             )
-            await self.append_items(conn, conversation.id, items, conversation.created_at)
+            self._append_items(conn, conversation.id, items, conversation.created_at)
+
+        await self.db.write(create)
 
     async def get_conversation(self, conversation_id: str) -> StoredConversation | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(conversations).where(conversations.c.id == conversation_id))
-            ).first()
-        return _conversation(row) if row is not None else None
+        return await self.db.read(_get_conversation, conversation_id)
 
     async def update_conversation(
         self, conversation_id: str, metadata: dict[str, str]
     ) -> StoredConversation | None:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
+        def change(conn: Connection) -> StoredConversation | None:
+            result = conn.execute(
                 update(conversations)
                 .where(conversations.c.id == conversation_id)
                 .values(metadata=orjson.dumps(metadata).decode())
             )
-            if not result.rowcount:
-                return None
-            row = (
-                await conn.execute(select(conversations).where(conversations.c.id == conversation_id))
-            ).first()
-        return _conversation(row)
+            return _get_conversation(conn, conversation_id) if result.rowcount else None
+
+        return await self.db.write(change)
 
     async def delete_conversation(self, conversation_id: str) -> bool:
-        async with self._engine.begin() as conn:
+        def remove(conn: Connection) -> bool:
             # Items go explicitly too: SQLite only cascades with foreign keys switched on.
-            await conn.execute(
+            conn.execute(
                 delete(conversation_items).where(conversation_items.c.conversation_id == conversation_id)
             )
-            result = await conn.execute(delete(conversations).where(conversations.c.id == conversation_id))
-        return bool(result.rowcount)
+            return bool(
+                conn.execute(delete(conversations).where(conversations.c.id == conversation_id)).rowcount
+            )
+
+        return await self.db.write(remove)
 
     async def add_items(self, conversation_id: str, items: list[Item], created_at: int) -> bool:
-        async with self._engine.begin() as conn:
-            return await self.append_items(conn, conversation_id, items, created_at)
+        return await self.db.write(self._append_items, conversation_id, items, created_at)
 
     async def list_items(
         self, conversation_id: str, *, after: str | None, limit: int | None, order: Order
     ) -> ItemPage | None:
         c = conversation_items.c
-        conditions: list[Any] = [c.conversation_id == conversation_id]
-        async with self._engine.connect() as conn:
+
+        def page(conn: Connection) -> ItemPage | None:
+            conditions: list[Any] = [c.conversation_id == conversation_id]
             if after is not None:
-                position = await conn.scalar(
+                position = conn.scalar(
                     select(c.position).where(c.conversation_id == conversation_id, c.id == after)
                 )
                 if position is None:
@@ -135,31 +133,38 @@ class SqlConversations:
             query = select(c.item).where(*conditions).order_by(key)
             if limit is not None:
                 query = query.limit(limit + 1)
-            rows = (await conn.execute(query)).all()
-        has_more = limit is not None and len(rows) > limit
-        return ItemPage([orjson.loads(row.item) for row in rows[:limit]], has_more)
+            rows = conn.execute(query).all()
+            has_more = limit is not None and len(rows) > limit
+            return ItemPage([orjson.loads(row.item) for row in rows[:limit]], has_more)
+
+        return await self.db.read(page)
 
     async def get_item(self, conversation_id: str, item_id: str) -> Item | None:
         c = conversation_items.c
-        async with self._engine.connect() as conn:
-            raw = await conn.scalar(
-                select(c.item).where(c.conversation_id == conversation_id, c.id == item_id)
-            )
-        return orjson.loads(raw) if raw is not None else None
+
+        def get(conn: Connection) -> Item | None:
+            raw = conn.scalar(select(c.item).where(c.conversation_id == conversation_id, c.id == item_id))
+            return orjson.loads(raw) if raw is not None else None
+
+        return await self.db.read(get)
 
     async def delete_item(self, conversation_id: str, item_id: str) -> bool:
         c = conversation_items.c
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(conversation_items).where(c.conversation_id == conversation_id, c.id == item_id)
+
+        def remove(conn: Connection) -> bool:
+            statement = delete(conversation_items).where(
+                c.conversation_id == conversation_id, c.id == item_id
             )
-        return bool(result.rowcount)
+            return bool(conn.execute(statement).rowcount)
+
+        return await self.db.write(remove)
 
     async def acquire_turn(self, conversation_id: str, owner: str, ttl_s: float) -> bool | None:
         c = conversations.c
-        now = time.time()
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
+
+        def acquire(conn: Connection) -> bool | None:
+            now = time.time()
+            result = conn.execute(
                 update(conversations)
                 .where(
                     c.id == conversation_id,
@@ -169,14 +174,15 @@ class SqlConversations:
             )
             if result.rowcount:
                 return True
-            exists = await conn.scalar(select(func.count()).where(c.id == conversation_id))
-        return False if exists else None
+            return False if conn.scalar(select(func.count()).where(c.id == conversation_id)) else None
+
+        return await self.db.write(acquire)
 
     async def release_turn(self, conversation_id: str, owner: str) -> None:
         c = conversations.c
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(conversations)
-                .where(and_(c.id == conversation_id, c.turn_owner == owner))
-                .values(turn_owner=None, turn_expires_at=None)
-            )
+        statement = (
+            update(conversations)
+            .where(and_(c.id == conversation_id, c.turn_owner == owner))
+            .values(turn_owner=None, turn_expires_at=None)
+        )
+        await self.db.write(lambda conn: conn.execute(statement))

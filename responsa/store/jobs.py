@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from responsa.store.base import Job, StoredResponse
+from responsa.store.database import Database
 from responsa.store.tables import background_jobs, response_events
 
 log = logging.getLogger("responsa.store")
@@ -29,27 +31,21 @@ POLL_S = 0.05
 
 
 class SqlJobs:
+    db: Database
     _waiters: dict[str, set[asyncio.Event]]
     _listener: AsyncConnection | None
-
-    @property
-    def _engine(self) -> AsyncEngine:
-        raise NotImplementedError  # provided by SqlStore
-
-    def _is_postgres(self) -> bool:
-        return self._engine.dialect.name == "postgresql"
 
     def _init_jobs(self) -> None:
         self._waiters = defaultdict(set)
         self._listener = None
 
-    async def _save_in(self, conn: AsyncConnection, stored: StoredResponse) -> None:
+    def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
         raise NotImplementedError  # provided by SqlStore
 
     async def enqueue(self, stored: StoredResponse, job: Job) -> None:
-        async with self._engine.begin() as conn:
-            await self._save_in(conn, stored)
-            await conn.execute(
+        def insert(conn: Connection) -> None:
+            self._save_in(conn, stored)
+            conn.execute(
                 background_jobs.insert().values(
                     response_id=job.response_id,
                     created_at=time.time(),
@@ -61,12 +57,22 @@ class SqlJobs:
                 )
             )
 
+        await self.db.write(insert)
+
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:
         c = background_jobs.c
         now = time.time()
         free = or_(c.owner.is_(None), c.lease_expires_at < now)
+        # A read first: idle polling takes no write lock.
+        if (
+            await self.db.read(
+                lambda conn: conn.scalar(select(c.response_id).where(c.state != "done", free).limit(1))
+            )
+            is None
+        ):
+            return None
         pick = select(c.response_id).where(c.state != "done", free).order_by(c.created_at).limit(1)
-        if self._is_postgres():
+        if self.db.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         statement = (
             update(background_jobs)
@@ -74,84 +80,76 @@ class SqlJobs:
             .values(owner=owner, lease_expires_at=now + lease_s, state="running", attempts=c.attempts + 1)
             .returning(c.response_id, c.request, c.context, c.attempts)
         )
-        async with self._engine.connect() as conn:  # a read first: idle polling takes no write lock
-            if await conn.scalar(select(c.response_id).where(c.state != "done", free).limit(1)) is None:
-                return None
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(statement)).first()
+        row = await self.db.write(lambda conn: conn.execute(statement).first())
         if row is None:
             return None
         return Job(row.response_id, orjson.loads(row.request), orjson.loads(row.context), row.attempts)
 
     async def renew_job(self, response_id: str, owner: str, lease_s: float) -> bool | None:
         c = background_jobs.c
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(background_jobs)
-                    .where(c.response_id == response_id, c.owner == owner, c.state == "running")
-                    .values(lease_expires_at=time.time() + lease_s)
-                    .returning(c.cancel_requested)
-                )
-            ).first()
+        statement = (
+            update(background_jobs)
+            .where(c.response_id == response_id, c.owner == owner, c.state == "running")
+            .values(lease_expires_at=time.time() + lease_s)
+            .returning(c.cancel_requested)
+        )
+        row = await self.db.write(lambda conn: conn.execute(statement).first())
         return None if row is None else bool(row.cancel_requested)
 
     async def finish_job(self, response_id: str, owner: str) -> None:
-        c = background_jobs.c
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(background_jobs)
-                .where(c.response_id == response_id, c.owner == owner)
-                .values(state="done", owner=None, lease_expires_at=None)
-            )
+        await self._set_job_state(response_id, owner, "done")
 
     async def release_job(self, response_id: str, owner: str) -> None:
+        await self._set_job_state(response_id, owner, "queued")
+
+    async def _set_job_state(self, response_id: str, owner: str, state: str) -> None:
         c = background_jobs.c
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(background_jobs)
-                .where(c.response_id == response_id, c.owner == owner)
-                .values(state="queued", owner=None, lease_expires_at=None)
-            )
+        statement = (
+            update(background_jobs)
+            .where(c.response_id == response_id, c.owner == owner)
+            .values(state=state, owner=None, lease_expires_at=None)
+        )
+        await self.db.write(lambda conn: conn.execute(statement))
 
     async def request_cancel(self, response_id: str) -> bool:
         c = background_jobs.c
-        async with self._engine.begin() as conn:
-            unstarted = await conn.execute(
+
+        def cancel(conn: Connection) -> bool:
+            unstarted = conn.execute(
                 update(background_jobs)
                 .where(c.response_id == response_id, c.state == "queued", c.owner.is_(None), c.attempts == 0)
                 .values(state="done", cancel_requested=True)
             )
             if unstarted.rowcount:
                 return False
-            await conn.execute(
+            conn.execute(
                 update(background_jobs)
                 .where(c.response_id == response_id, c.state != "done")
                 .values(cancel_requested=True)
             )
-        return True
+            return True
+
+        return await self.db.write(cancel)
 
     async def append_event(self, response_id: str, seq: int, event: dict[str, Any]) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
+        postgres = self.db.dialect == "postgresql"
+
+        def append(conn: Connection) -> None:
+            conn.execute(
                 response_events.insert().values(
                     response_id=response_id, seq=seq, event=orjson.dumps(event).decode()
                 )
             )
-            if self._is_postgres():  # delivered to every listener when this transaction commits
-                await conn.execute(
-                    text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": response_id}
-                )
+            if postgres:  # delivered to every listener when this transaction commits
+                conn.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": response_id})
+
+        await self.db.write(append)
         self._wake(response_id)
 
     async def events_after(self, response_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
         c = response_events.c
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(c.seq, c.event).where(c.response_id == response_id, c.seq > after).order_by(c.seq)
-                )
-            ).all()
+        query = select(c.seq, c.event).where(c.response_id == response_id, c.seq > after).order_by(c.seq)
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [(row.seq, orjson.loads(row.event)) for row in rows]
 
     def _wake(self, response_id: str) -> None:
@@ -159,9 +157,9 @@ class SqlJobs:
             waiter.set()
 
     async def _listen(self) -> None:
-        if self._listener is not None or not self._is_postgres():
+        if self._listener is not None or self.db.async_engine is None:
             return
-        conn = await self._engine.connect()
+        conn = await self.db.async_engine.connect()
         raw = await conn.get_raw_connection()
         loop = asyncio.get_running_loop()
 
@@ -172,7 +170,7 @@ class SqlJobs:
         self._listener = conn
 
     async def wait_for_events(self, response_id: str, timeout: float) -> None:
-        if self._is_postgres():
+        if self.db.dialect == "postgresql":
             await self._listen()
         else:
             timeout = min(timeout, POLL_S)  # SQLite has no notifications: poll

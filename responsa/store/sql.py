@@ -1,22 +1,23 @@
-"""The Store on SQLAlchemy 2 async: SQLite through aiosqlite (WAL) or PostgreSQL through asyncpg."""
+"""The Store on SQLAlchemy 2, SQLite or PostgreSQL: the responses part, and the whole.
+
+Each operation is a plain function over a `Connection` that `Database` runs in one transaction
+(see `responsa.store.database` for where that runs and why).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import fcntl
 import logging
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, event, or_, select, text
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection
 
 from responsa.store.base import Order, Page, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
+from responsa.store.database import Database
 from responsa.store.jobs import SqlJobs
 from responsa.store.tables import responses
 from responsa.types import Item
@@ -24,16 +25,6 @@ from responsa.types import Item
 log = logging.getLogger("responsa.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-MIGRATION_LOCK = 0x52455350  # "RESP": the advisory lock key held while migrating
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def _upgrade(connection: Connection) -> None:
@@ -62,57 +53,21 @@ def _row_to_stored(row: Any) -> StoredResponse:
 
 class SqlStore(SqlConversations, SqlJobs, Store):
     def __init__(self, url: str) -> None:
-        self.url = make_url(url)
-        self.engine: AsyncEngine | None = None
+        self.db = Database(url)
         self._upsert_statement: Any = None
         self._init_jobs()
 
-    @property
-    def _engine(self) -> AsyncEngine:
-        if self.engine is None:
-            raise RuntimeError("SqlStore.start() was not awaited")
-        return self.engine
-
     async def start(self) -> None:
-        if self.url.get_backend_name() == "sqlite":
-            if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(self.url)
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        else:
-            engine = create_async_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self.engine = engine
-        await self._migrate(engine)
-
-    async def _migrate(self, engine: AsyncEngine) -> None:
-        """Apply migrations once even when several workers or replicas start together: a
-        transaction-scoped advisory lock on PostgreSQL, a file lock beside the SQLite file."""
-        if engine.dialect.name == "postgresql":
-            async with engine.begin() as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-                await conn.run_sync(_upgrade)
-            return
-        database = self.url.database
-        lock_path = (
-            Path(f"{database}.migrate.lock").expanduser() if database and database != ":memory:" else None
-        )
-        with contextlib.ExitStack() as stack:
-            if lock_path is not None:
-                handle = stack.enter_context(lock_path.open("a"))
-                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-            async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
+        await self.db.start(_upgrade)
 
     async def close(self) -> None:
         await self._close_listener()
-        if self.engine is not None:
-            await self.engine.dispose()
-            self.engine = None
+        await self.db.close()
 
     def _upsert(self) -> Any:
         """INSERT ... ON CONFLICT (id) DO UPDATE, built once: SQLAlchemy then reuses its compiled form."""
         if self._upsert_statement is None:
-            dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+            dialect = postgresql if self.db.dialect == "postgresql" else sqlite
             insert = dialect.insert(responses)
             columns = [c.name for c in responses.columns if c.name not in ("pk", "id")]
             self._upsert_statement = insert.on_conflict_do_update(
@@ -134,61 +89,70 @@ class SqlStore(SqlConversations, SqlJobs, Store):
             "messages": orjson.dumps(stored.messages).decode(),
         }
 
-    async def _save_in(self, conn: AsyncConnection, stored: StoredResponse) -> None:
-        await conn.execute(self._upsert(), self._values(stored))
+    def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
+        conn.execute(self._upsert(), self._values(stored))
+
+    def _save(self, conn: Connection, stored: StoredResponse, items: list[Item] | None) -> None:
+        if stored.conversation_id is not None and items is not None:
+            self._append_items(conn, stored.conversation_id, items, stored.created_at)
+        self._save_in(conn, stored)
 
     async def save_response(
         self, stored: StoredResponse, conversation_items: list[Item] | None = None
     ) -> None:
-        async with self._engine.begin() as conn:
-            if stored.conversation_id is not None and conversation_items is not None:
-                await self.append_items(conn, stored.conversation_id, conversation_items, stored.created_at)
-            await self._save_in(conn, stored)
+        await self.db.write(self._save, stored, conversation_items)
 
     async def get_response(self, response_id: str) -> StoredResponse | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(responses).where(responses.c.id == response_id))).first()
-        return _row_to_stored(row) if row is not None else None
+        def get(conn: Connection) -> StoredResponse | None:
+            row = conn.execute(select(responses).where(responses.c.id == response_id)).first()
+            return _row_to_stored(row) if row is not None else None
+
+        return await self.db.read(get)
 
     async def delete_response(self, response_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(responses).where(responses.c.id == response_id))
-        return bool(result.rowcount)
+        def remove(conn: Connection) -> bool:
+            return bool(conn.execute(delete(responses).where(responses.c.id == response_id)).rowcount)
+
+        return await self.db.write(remove)
 
     async def list_responses(
         self, *, after: str | None, before: str | None, limit: int, order: Order, model: str | None
     ) -> Page | None:
+        return await self.db.read(self._list_responses, after, before, limit, order, model)
+
+    @staticmethod
+    def _list_responses(
+        conn: Connection, after: str | None, before: str | None, limit: int, order: Order, model: str | None
+    ) -> Page | None:
         c = responses.c
-        async with self._engine.connect() as conn:
-            conditions: list[Any] = []
-            if model is not None:
-                conditions.append(c.model == model)
-            for cursor_id, forward in ((after, True), (before, False)):
-                if cursor_id is None:
-                    continue
-                cursor = (await conn.execute(select(c.created_at, c.pk).where(c.id == cursor_id))).first()
-                if cursor is None:
-                    return None
-                newer = (order == "asc") == forward
-                if newer:
-                    conditions.append(
-                        or_(
-                            c.created_at > cursor.created_at,
-                            and_(c.created_at == cursor.created_at, c.pk > cursor.pk),
-                        )
+        conditions: list[Any] = []
+        if model is not None:
+            conditions.append(c.model == model)
+        for cursor_id, forward in ((after, True), (before, False)):
+            if cursor_id is None:
+                continue
+            cursor = conn.execute(select(c.created_at, c.pk).where(c.id == cursor_id)).first()
+            if cursor is None:
+                return None
+            newer = (order == "asc") == forward
+            if newer:
+                conditions.append(
+                    or_(
+                        c.created_at > cursor.created_at,
+                        and_(c.created_at == cursor.created_at, c.pk > cursor.pk),
                     )
-                else:
-                    conditions.append(
-                        or_(
-                            c.created_at < cursor.created_at,
-                            and_(c.created_at == cursor.created_at, c.pk < cursor.pk),
-                        )
+                )
+            else:
+                conditions.append(
+                    or_(
+                        c.created_at < cursor.created_at,
+                        and_(c.created_at == cursor.created_at, c.pk < cursor.pk),
                     )
-            # Paging backwards from `before` reads the nearest rows first, then restores the order.
-            ascending = (order == "asc") != (before is not None and after is None)
-            keys = (c.created_at.asc(), c.pk.asc()) if ascending else (c.created_at.desc(), c.pk.desc())
-            query = select(responses).where(*conditions).order_by(*keys).limit(limit + 1)
-            rows = (await conn.execute(query)).all()
+                )
+        # Paging backwards from `before` reads the nearest rows first, then restores the order.
+        ascending = (order == "asc") != (before is not None and after is None)
+        keys = (c.created_at.asc(), c.pk.asc()) if ascending else (c.created_at.desc(), c.pk.desc())
+        rows = conn.execute(select(responses).where(*conditions).order_by(*keys).limit(limit + 1)).all()
         has_more = len(rows) > limit
         page = [_row_to_stored(row) for row in rows[:limit]]
         if before is not None and after is None:
