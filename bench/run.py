@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--only", nargs="+", choices=("tput", "chain"))
-    parser.add_argument("--quick", action="store_true", help="two 10 s cells at concurrency 1 instead of the matrix")
+    parser.add_argument(
+        "--quick", action="store_true", help="two 10 s cells at concurrency 1 instead of the matrix"
+    )
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     if not (KIT / "suite.py").is_file():
@@ -68,10 +70,15 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="responsa-bench-"))
     fake_port, server_port = free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RESPONSA_"))}
-    fake = start([sys.executable, str(KIT / "fake_upstream.py"), "--port", str(fake_port)], base_env,
-                 tmp / "fake.log")
-    server_env = {**base_env, "OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-                  "RESPONSA_DB_URL": f"sqlite:///{tmp / 'bench.db'}"}
+    fake = start(
+        [sys.executable, str(KIT / "fake_upstream.py"), "--port", str(fake_port)], base_env, tmp / "fake.log"
+    )
+    server_env = {
+        **base_env,
+        "OPENAI_API_KEY": "bench",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
+        "RESPONSA_DB_URL": f"sqlite:///{tmp / 'bench.db'}",
+    }
     serve = [sys.executable, "-m", "responsa", "serve", "--port", str(server_port)]
     if args.workers > 1:
         serve += ["--workers", str(args.workers)]
@@ -83,17 +90,59 @@ def main() -> None:
         watch = ["--pid", str(server.pid)] + (["--pid-tree"] if args.workers > 1 else [])
         if args.quick:
             for stream in (False, True):
-                cmd = [sys.executable, str(KIT / "load.py"), "--url", url, "--model", "openai/gpt-4o", "-c", "1",
-                       "-d", "10", *watch, "--baseline", upstream, "--baseline-pid", str(fake.pid),
-                       "--out", str(out), *(["--stream"] if stream else [])]
+                cmd = [
+                    sys.executable,
+                    str(KIT / "load.py"),
+                    "--url",
+                    url,
+                    "--model",
+                    "openai/gpt-4o",
+                    "-c",
+                    "1",
+                    "-d",
+                    "10",
+                    *watch,
+                    "--baseline",
+                    upstream,
+                    "--baseline-pid",
+                    str(fake.pid),
+                    "--out",
+                    str(out),
+                    *(["--stream"] if stream else []),
+                ]
                 line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
                 cell = json.loads(line.splitlines()[-1])
-                print(json.dumps({"stream": stream, "p50_ms": cell["latency_ms"]["p50"],
-                                  "overhead": cell.get("overhead"), "server": cell.get("server")}, indent=1))
+                print(
+                    json.dumps(
+                        {
+                            "stream": stream,
+                            "p50_ms": cell["latency_ms"]["p50"],
+                            "overhead": cell.get("overhead"),
+                            "server": cell.get("server"),
+                        },
+                        indent=1,
+                    )
+                )
         else:
-            cmd = [sys.executable, str(KIT / "suite.py"), "--url", url, "--model", "openai/gpt-4o", *watch,
-                   "--upstream", upstream, "--upstream-pid", str(fake.pid), "--rounds", str(args.rounds),
-                   "--duration", str(args.duration), "--out", str(out)]
+            cmd = [
+                sys.executable,
+                str(KIT / "suite.py"),
+                "--url",
+                url,
+                "--model",
+                "openai/gpt-4o",
+                *watch,
+                "--upstream",
+                upstream,
+                "--upstream-pid",
+                str(fake.pid),
+                "--rounds",
+                str(args.rounds),
+                "--duration",
+                str(args.duration),
+                "--out",
+                str(out),
+            ]
             if args.only:
                 cmd += ["--only", *args.only]
             table = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
-.venv/bin/ruff check responsa tests
-.venv/bin/ruff format --check responsa tests
+.venv/bin/ruff check responsa tests bench
+.venv/bin/ruff format --check responsa tests bench
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
