@@ -1,13 +1,23 @@
-"""Any OpenAI-compatible Chat Completions server (OpenAI, vLLM, Ollama, ...) through the
-official SDK's `AsyncOpenAI`, one pooled client per provider."""
+"""Any OpenAI-compatible Chat Completions server (OpenAI, vLLM, Ollama, ...).
+
+Each provider holds two pooled clients: the official SDK's `AsyncOpenAI` for the calls off the
+hot path (non-streaming completions, the model list), and an aiohttp session for the streamed
+completion every response makes. That one call goes out with the SDK's own default and auth
+headers, but without the SDK's per-call request building and its httpx layers: our bodies are
+plain JSON already, and those layers cost more CPU than the rest of a request's upstream work.
+Lines are decoded as they arrive, one network read at a time, so nothing waits for the whole
+stream.
+"""
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx2
+import aiohttp
 import openai
 import orjson
 from openai import AsyncOpenAI, DefaultAioHttpClient
@@ -17,7 +27,7 @@ from openai.types.chat import ChatCompletion
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
-from responsa.types import ChatRequest, ChunkStream
+from responsa.types import ChatChunk, ChatRequest, ChunkStream
 
 
 def _error_fields(body: object) -> dict[str, Any]:
@@ -66,9 +76,10 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
         raise UpstreamError(
             f"Upstream provider '{provider}' failed: {exc.message}", provider=provider, model=model
         ) from exc
-    except httpx2.HTTPError as exc:  # the raw stream broke after the response started
+    except (aiohttp.ClientError, TimeoutError) as exc:  # the streamed call: connect, read, timeout
+        detail = str(exc) or type(exc).__name__
         raise UpstreamError(
-            f"Upstream provider '{provider}' broke off the stream: {exc}", provider=provider, model=model
+            f"Upstream provider '{provider}' failed: {detail}", provider=provider, model=model
         ) from exc
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(
@@ -78,22 +89,26 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
         ) from exc
 
 
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment sets for `url` (HTTP(S)_PROXY, NO_PROXY), as the SDK's client
+    would use it. Looked up once: aiohttp's own lookup (`trust_env`) runs on a thread per call."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 class OpenAICompatProvider(Provider):
     def __init__(self, name: str, config: ProviderConfig) -> None:
         self.name = name
-        # The SDK's aiohttp transport (openai[aiohttp]): its C HTTP parser costs a fraction of the
-        # pure-Python default's, and the upstream call is most of a request's CPU.
-        self.http = DefaultAioHttpClient(timeout=config.timeout_s)
+        self.timeout_s = config.timeout_s
         self.client = AsyncOpenAI(
             api_key=config.api_key or "none",
             base_url=config.base_url,
             timeout=config.timeout_s,
             max_retries=0,  # the caller decides; replays must see exactly one call
-            http_client=self.http,
+            http_client=DefaultAioHttpClient(timeout=config.timeout_s),
         )
-        # The streaming hot path sends on the SDK's own pooled client with the SDK's headers, but
-        # skips its per-call request building (options, URL parsing, parameter transforms):
-        # our bodies are already plain JSON, and that building was the largest cost left.
         self._url = str(self.client.base_url).rstrip("/") + "/chat/completions"
         defaults = {k: v for k, v in self.client.default_headers.items() if isinstance(v, str)}
         self._headers = {
@@ -102,33 +117,62 @@ class OpenAICompatProvider(Provider):
             "Content-Type": "application/json",
             "Accept": "text/event-stream",
         }
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy = _env_proxy(self._url)
+
+    async def start(self) -> None:
+        await self._open_session()
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None:  # made in the running loop, as aiohttp requires
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1000),
+                # No limit on the whole call (an answer may stream for minutes), one on each wait.
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s
+                ),
+            )
+        return self._session
 
     async def stream_chat(self, request: ChatRequest) -> ChunkStream:
+        session = await self._open_session()
         body = {k: v for k, v in request.items() if k != "extra_body"}
         body.update(request.get("extra_body") or {})
         model = request.get("model")
         with upstream_errors(self.name, model):
-            async with self.http.stream(
-                "POST", self._url, content=orjson.dumps(body), headers=self._headers
+            async with session.post(
+                self._url, data=orjson.dumps(body), headers=self._headers, proxy=self._proxy
             ) as response:
-                if response.status_code >= 400:
-                    raise _status_error(self.name, model, response.status_code, await response.aread())
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        continue  # read to the end, so the connection goes back to the pool
-                    chunk = orjson.loads(data)
-                    if "error" in chunk and "choices" not in chunk:
-                        fields = _error_fields(chunk)
-                        raise UpstreamError(
-                            str(fields.get("message") or data),
-                            code=fields.get("code"),
-                            provider=self.name,
-                            model=model,
-                        )
-                    yield chunk
+                if response.status >= 400:
+                    raise _status_error(self.name, model, response.status, await response.read())
+                pending = b""
+                # Read to the end, [DONE] included, so the connection goes back to the pool.
+                async for data in response.content.iter_any():
+                    lines = (pending + data).split(b"\n")
+                    pending = lines.pop()
+                    for line in lines:
+                        if line.startswith(b"data:"):
+                            chunk = self._chunk(line[5:].strip(), model)
+                            if chunk is not None:
+                                yield chunk
+                if pending.startswith(b"data:"):
+                    chunk = self._chunk(pending[5:].strip(), model)
+                    if chunk is not None:
+                        yield chunk
+
+    def _chunk(self, data: bytes, model: str | None) -> ChatChunk | None:
+        if data == b"[DONE]":
+            return None
+        chunk: ChatChunk = orjson.loads(data)
+        if "error" in chunk and "choices" not in chunk:
+            fields = _error_fields(chunk)
+            raise UpstreamError(
+                str(fields.get("message") or data.decode(errors="replace")),
+                code=fields.get("code"),
+                provider=self.name,
+                model=model,
+            )
+        return chunk
 
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
         with upstream_errors(self.name, request.get("model")):
@@ -140,4 +184,7 @@ class OpenAICompatProvider(Provider):
             return [model async for model in self.client.models.list()]
 
     async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         await self.client.close()
