@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
@@ -68,6 +69,22 @@ def app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
+class Responsa(FastAPI):
+    """The FastAPI app, plus `fast_routes`: bare ASGI apps for the hot routes, taken before
+    FastAPI's middleware, routing and dependency solving (a fifth of a request's CPU)."""
+
+    fast_routes: dict[tuple[str, str], ASGIApp]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.fast_routes.get((scope["method"], scope["path"]))
+            if route is not None:
+                scope["app"] = self  # what FastAPI sets too: handlers reach `app.state` through it
+                await route(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,9 +117,12 @@ def create_app(settings: Settings) -> FastAPI:
             await search.aclose()
             await store.close()
 
-    app = FastAPI(title="Responsa", version="0.1.0", lifespan=lifespan)
+    app = Responsa(title="Responsa", version="0.1.0", lifespan=lifespan)
     app.add_middleware(TestIdMiddleware)
     handlers.install(app)
+    app.fast_routes = {
+        ("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))
+    }
     for module in (responses, conversations, chat, models):
         app.include_router(module.router)
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api.deps import json_response
 from responsa.engine.request import invalid_from_validation
@@ -60,9 +62,31 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
     return error_response(ResponsaError("The server had an error while processing your request."))
 
 
+HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+    ResponsaError: _responsa_error,
+    RequestValidationError: _validation_error,
+    ValidationError: _pydantic_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ResponsaError, _responsa_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(ValidationError, _pydantic_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for exc_type, handler in HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
+
+
+def plain_endpoint(handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """`handler` as a bare ASGI app, for a route taken before FastAPI's routing and middleware
+    (see `responsa.app.Responsa`): its errors become the same responses as everywhere else."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            handle = next(HANDLERS[k] for k in type(exc).__mro__ if k in HANDLERS)
+            response = await handle(request, exc)
+        await response(scope, receive, send)
+
+    return app

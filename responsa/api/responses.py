@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from responsa.api import sse
-from responsa.api.deps import engine, json_response, list_page, read_json, store
+from responsa.api.deps import json_response, list_page, read_json, store
 from responsa.engine.background import FINISHED, job_context, tail
 from responsa.engine.request import parse_create_request
 from responsa.engine.run import Engine
@@ -35,7 +35,10 @@ async def _load(store: Store, response_id: str) -> StoredResponse:
 
 
 @router.post("/v1/responses")
-async def create_response(request: Request, engine: Annotated[Engine, Depends(engine)]) -> Response:
+async def create_response(request: Request) -> Response:
+    """The hot path: `responsa.app.Responsa` calls it before FastAPI's routing, dependency
+    solving and middleware (`handlers.plain_endpoint`); the route here documents it."""
+    engine: Engine = request.app.state.engine
     data = await read_json(request)
     req = parse_create_request(data)
     prepared = await engine.prepare(req)
