@@ -3,11 +3,12 @@
     .venv/bin/python bench/run.py                      # the whole matrix, 1 round (~7 minutes)
     .venv/bin/python bench/run.py --rounds 3           # medians of 3 rounds, as the reference was measured
     .venv/bin/python bench/run.py --quick              # one short streaming and one non-streaming cell
+    .venv/bin/python bench/run.py --soak 300           # 5 minutes of streams at 8 in flight, RSS watched
 
 It starts the fake upstream from ../shared/bench (read in place), starts `responsa serve` against
 it (live mode, a fresh SQLite file, default logging), runs `suite.py` (or `load.py` with
-`--baseline` for --quick) and writes `bench/results/<date>.jsonl` and `.md`. Needs `aiohttp`
-(`.venv/bin/pip install -e '.[bench]'`).
+`--baseline` for --quick) and writes `bench/results/<date>.jsonl` and `.md`. The kit's driver
+needs `aiohttp`, which Responsa depends on already: the project's venv runs everything.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
 
@@ -58,6 +66,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=("tput", "chain"))
     parser.add_argument(
         "--quick", action="store_true", help="two 10 s cells at concurrency 1 instead of the matrix"
+    )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="instead: streaming at 8 in flight for SECONDS, RSS watched",
     )
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
@@ -88,7 +102,20 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{server_port}/v1/health")
         url, upstream = f"http://127.0.0.1:{server_port}", f"http://127.0.0.1:{fake_port}"
         watch = ["--pid", str(server.pid)] + (["--pid-tree"] if args.workers > 1 else [])
-        if args.quick:
+        time.sleep(2)  # settled after start-up
+        print(f"idle RSS: {rss_mb(server.pid):.1f} MB")
+        if args.soak:
+            cmd = [sys.executable, str(KIT / "load.py"), "--url", url, "--model", "openai/gpt-4o"]
+            cmd += ["--stream", "-c", "8", "-d", str(args.soak), *watch, "--out", str(out), "--label", "soak"]
+            cell = json.loads(
+                subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+            )
+            print(
+                json.dumps(
+                    {k: cell[k] for k in ("requests", "errors", "rps", "latency_ms", "server")}, indent=1
+                )
+            )
+        elif args.quick:
             for stream in (False, True):
                 cmd = [
                     sys.executable,
