@@ -10,17 +10,15 @@ Chat Completions servers do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Generator
-from contextlib import aclosing, suppress
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from responsa.batches import ready_batches
 from responsa.types import EventStream
-
-T = TypeVar("T")
 
 DONE = b"data: [DONE]\n\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -28,80 +26,6 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def frame(event: dict[str, object]) -> bytes:
     return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-
-
-class _Resume:
-    """Awaits an `__anext__` step that was started by hand and suspended on `waiting`, as
-    `await step` would have from the start: the task waits on what the step waits on."""
-
-    __slots__ = ("step", "waiting")
-
-    def __init__(self, step: Any, waiting: Any) -> None:
-        self.step = step
-        self.waiting = waiting
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        step, waiting = self.step, self.waiting
-        while True:
-            try:
-                sent = yield waiting
-            except BaseException as exc:  # cancellation reaches the step where it waits
-                try:
-                    waiting = step.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    waiting = step.send(sent)
-                except StopIteration as done:
-                    return done.value
-
-
-async def ready_batches(items: AsyncIterator[T]) -> AsyncGenerator[list[T], None]:
-    """The items of `items`, in lists of those that were ready without waiting.
-
-    Each `__anext__` is started by hand: if it finishes without suspending, its item joins the
-    current list; if it has to wait (for the network, say), the list is handed over first and
-    the step is then awaited. Order and timing are kept: nothing ready is held back while the
-    source waits.
-    """
-    source = items.__aiter__()
-    batch: list[T] = []
-    pending: Any = None  # a step suspended while its batch is handed over
-    try:
-        while True:
-            step: Any = source.__anext__()  # an asend object: a coroutine we drive ourselves
-            try:
-                waiting = step.send(None)
-            except StopIteration as done:
-                batch.append(done.value)
-                continue
-            except StopAsyncIteration:
-                break
-            except BaseException:
-                if batch:  # what was ready still goes out, then the error
-                    yield batch
-                raise
-            if batch:
-                pending = step
-                yield batch
-                batch = []
-            try:
-                item = await _Resume(step, waiting)
-            except StopAsyncIteration:
-                break
-            finally:
-                pending = None  # finished, one way or another
-            batch.append(item)
-        if batch:
-            yield batch
-    finally:
-        if pending is not None:  # closed while the source waits: stop it there, as a cancel would
-            with suppress(asyncio.CancelledError, StopAsyncIteration, StopIteration):
-                await _Resume(pending, pending.throw(asyncio.CancelledError()))
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 async def _response_frames(events: EventStream) -> AsyncIterator[bytes]:

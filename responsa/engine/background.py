@@ -20,8 +20,10 @@ import logging
 import os
 import secrets
 import socket
+from contextlib import aclosing
 from typing import Any
 
+from responsa.batches import ready_batches
 from responsa.context import current_provider_data, current_test_id
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.run import TERMINAL_EVENTS, Engine, PreparedRun
@@ -46,10 +48,8 @@ async def tail(store: Store, response_id: str, after: int) -> EventStream:
             if event["type"] in TERMINAL_EVENTS:
                 return
         if not batch:
-            stored = await store.get_response(response_id)
-            if stored is None or (
-                stored.status in FINISHED and not await store.events_after(response_id, after)
-            ):
+            status = await store.response_status(response_id)
+            if status is None or (status in FINISHED and not await store.events_after(response_id, after)):
                 return
         await store.wait_for_events(response_id, 1.0)
 
@@ -128,8 +128,8 @@ class JobRunner:
             await self.store.save_response(stored)
             await self.store.finish_job(job.response_id, self.owner)
             return
-        previous = await self.store.events_after(job.response_id, -1)
-        start = previous[-1][0] + 1 if previous else 0
+        last = await self.store.last_event_seq(job.response_id)  # a taken-over job numbers on
+        start = 0 if last is None else last + 1
         await self.store.save_response(
             StoredResponse(
                 stored.id,
@@ -156,8 +156,10 @@ class JobRunner:
             await self.store.finish_job(job.response_id, self.owner)
 
     async def _stream(self, run: PreparedRun, start: int) -> None:
-        async for event in self.engine.stream(run, start=start):
-            await self.store.append_event(run.response["id"], event["sequence_number"], event)
+        # What one upstream read produced is stored in one transaction, and tailers wake once.
+        async with aclosing(ready_batches(self.engine.stream(run, start=start))) as batches:
+            async for events in batches:
+                await self.store.append_events(run.response["id"], events)
 
     async def _heartbeat(self, response_id: str, run: PreparedRun, task: asyncio.Task[None]) -> None:
         while True:

@@ -80,10 +80,10 @@ def history(items: list[Item], new_input: str | list[Item]) -> ChatMessages:
 
 
 async def all_items(store: Store, conversation_id: str) -> list[Item]:
-    page = await store.list_items(conversation_id, after=None, limit=None, order="asc")
-    if page is None:  # cannot happen without a cursor
-        return []
-    return page.items
+    items = await store.all_items(conversation_id)
+    if items is None:
+        raise not_found(conversation_id, "conversation")
+    return items
 
 
 @contextlib.asynccontextmanager

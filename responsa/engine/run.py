@@ -109,8 +109,6 @@ class Engine:
         item_ids: list[str] = []
         if req.conversation is not None:
             conversation_id = conversations.check_id(req.conversation_id, "conversation")
-            if await self.store.get_conversation(conversation_id) is None:
-                raise conversations.not_found(conversation_id, "conversation")
             items = await conversations.all_items(self.store, conversation_id)
             item_ids = [item["id"] for item in items]
             chat_history = conversations.history(items, req.input)
@@ -182,8 +180,8 @@ class Engine:
             run.conversation_id,
         )
         await self.store.enqueue(stored, Job(queued["id"], request, context))
-        await self.store.append_event(
-            queued["id"], 0, {"type": "response.queued", "response": queued, "sequence_number": 0}
+        await self.store.append_events(
+            queued["id"], [{"type": "response.queued", "response": queued, "sequence_number": 0}]
         )
         return queued
 

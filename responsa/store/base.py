@@ -84,6 +84,10 @@ class Store(ABC):
     async def get_response(self, response_id: str) -> StoredResponse | None: ...
 
     @abstractmethod
+    async def response_status(self, response_id: str) -> str | None:
+        """Just the status (cheap to poll); None if no such response."""
+
+    @abstractmethod
     async def delete_response(self, response_id: str) -> bool: ...
 
     @abstractmethod
@@ -119,6 +123,10 @@ class Store(ABC):
         self, conversation_id: str, *, after: str | None, limit: int | None, order: Order
     ) -> ItemPage | None:
         """Items in order; None when `after` names no item of the conversation."""
+
+    @abstractmethod
+    async def all_items(self, conversation_id: str) -> list[Item] | None:
+        """Every item in order, read together with the conversation; None if it does not exist."""
 
     @abstractmethod
     async def get_item(self, conversation_id: str, item_id: str) -> Item | None: ...
@@ -160,10 +168,15 @@ class Store(ABC):
         """Ask the job's worker to stop; False when the job had not started (it is then done)."""
 
     @abstractmethod
-    async def append_event(self, response_id: str, seq: int, event: dict[str, Any]) -> None: ...
+    async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
+        """Store events in one transaction, each under its `sequence_number`."""
 
     @abstractmethod
     async def events_after(self, response_id: str, after: int) -> list[tuple[int, dict[str, Any]]]: ...
+
+    @abstractmethod
+    async def last_event_seq(self, response_id: str) -> int | None:
+        """The highest stored sequence number of the response's events; None if it has none."""
 
     @abstractmethod
     async def wait_for_events(self, response_id: str, timeout: float) -> None:

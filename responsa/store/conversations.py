@@ -139,6 +139,17 @@ class SqlConversations:
 
         return await self.db.read(page)
 
+    async def all_items(self, conversation_id: str) -> list[Item] | None:
+        c = conversation_items.c
+
+        def read(conn: Connection) -> list[Item] | None:
+            if conn.scalar(select(conversations.c.id).where(conversations.c.id == conversation_id)) is None:
+                return None
+            query = select(c.item).where(c.conversation_id == conversation_id).order_by(c.position)
+            return [orjson.loads(raw) for raw in conn.scalars(query)]
+
+        return await self.db.read(read)
+
     async def get_item(self, conversation_id: str, item_id: str) -> Item | None:
         c = conversation_items.c
 

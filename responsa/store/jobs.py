@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -131,15 +131,15 @@ class SqlJobs:
 
         return await self.db.write(cancel)
 
-    async def append_event(self, response_id: str, seq: int, event: dict[str, Any]) -> None:
+    async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
+        rows = [
+            {"response_id": response_id, "seq": e["sequence_number"], "event": orjson.dumps(e).decode()}
+            for e in events
+        ]
         postgres = self.db.dialect == "postgresql"
 
         def append(conn: Connection) -> None:
-            conn.execute(
-                response_events.insert().values(
-                    response_id=response_id, seq=seq, event=orjson.dumps(event).decode()
-                )
-            )
+            conn.execute(response_events.insert(), rows)
             if postgres:  # delivered to every listener when this transaction commits
                 conn.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": response_id})
 
@@ -151,6 +151,12 @@ class SqlJobs:
         query = select(c.seq, c.event).where(c.response_id == response_id, c.seq > after).order_by(c.seq)
         rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [(row.seq, orjson.loads(row.event)) for row in rows]
+
+    async def last_event_seq(self, response_id: str) -> int | None:
+        c = response_events.c
+        query = select(func.max(c.seq)).where(c.response_id == response_id)
+        seq: int | None = await self.db.read(lambda conn: conn.scalar(query))
+        return seq
 
     def _wake(self, response_id: str) -> None:
         for waiter in self._waiters.get(response_id, ()):

@@ -109,6 +109,11 @@ class SqlStore(SqlConversations, SqlJobs, Store):
 
         return await self.db.read(get)
 
+    async def response_status(self, response_id: str) -> str | None:
+        query = select(responses.c.status).where(responses.c.id == response_id)
+        status: str | None = await self.db.read(lambda conn: conn.scalar(query))
+        return status
+
     async def delete_response(self, response_id: str) -> bool:
         def remove(conn: Connection) -> bool:
             return bool(conn.execute(delete(responses).where(responses.c.id == response_id)).rowcount)

@@ -1,4 +1,4 @@
-"""`sse.ready_batches`: events that are ready together share one write; nothing waits longer."""
+"""`ready_batches`: events that are ready together share one write; nothing waits longer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import aclosing
 
 import pytest
 
-from responsa.api.sse import ready_batches
+from responsa.batches import ready_batches
 
 
 async def _source(log: list[str], fail: bool = False) -> AsyncIterator[int]:
