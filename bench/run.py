@@ -74,6 +74,7 @@ def main() -> None:
         help="instead: streaming at 8 in flight for SECONDS, RSS watched",
     )
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--db-url", help="an empty database to use instead of a fresh SQLite file")
     args = parser.parse_args()
     if not (KIT / "suite.py").is_file():
         raise SystemExit(f"the benchmark kit is not at {KIT}: it is read in place from ../shared/bench")
@@ -91,7 +92,7 @@ def main() -> None:
         **base_env,
         "OPENAI_API_KEY": "bench",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-        "RESPONSA_DB_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "RESPONSA_DB_URL": args.db_url or f"sqlite:///{tmp / 'bench.db'}",
     }
     serve = [sys.executable, "-m", "responsa", "serve", "--port", str(server_port)]
     if args.workers > 1:
