@@ -59,8 +59,7 @@ class EventStreamResponse(StreamingResponse):
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
             )
-            frames = self.body_iterator
-            async for chunk in frames:
+            async for chunk in self.body_iterator:
                 # The last write ends the response, after which the watcher would see a disconnect.
                 if chunk is DONE:
                     watcher.cancel()
