@@ -213,9 +213,10 @@ class Engine:
             yield lifecycle("failed", run.response)
 
     async def _refresh_history(self, run: PreparedRun, conversation_id: str) -> None:
-        """Under the turn lease: rebuild the history if the conversation changed since `prepare`."""
-        items = await conversations.all_items(self.store, conversation_id)
-        if [item["id"] for item in items] != run.conversation_item_ids:
+        """Under the turn lease: rebuild the history if the conversation changed since `prepare`
+        (a turn that ran meanwhile); the ids tell, so an unchanged one is not read again."""
+        if await self.store.item_ids(conversation_id) != run.conversation_item_ids:
+            items = await conversations.all_items(self.store, conversation_id)
             run.history = conversations.history(items, run.request.input)
             run.chat["messages"] = run.system + run.history
 

@@ -129,6 +129,10 @@ class Store(ABC):
         """Every item in order, read together with the conversation; None if it does not exist."""
 
     @abstractmethod
+    async def item_ids(self, conversation_id: str) -> list[str]:
+        """The ids of the conversation's items in order (cheap: no item is decoded)."""
+
+    @abstractmethod
     async def get_item(self, conversation_id: str, item_id: str) -> Item | None: ...
 
     @abstractmethod

@@ -150,6 +150,12 @@ class SqlConversations:
 
         return await self.db.read(read)
 
+    async def item_ids(self, conversation_id: str) -> list[str]:
+        c = conversation_items.c
+        query = select(c.id).where(c.conversation_id == conversation_id).order_by(c.position)
+        ids: list[str] = await self.db.read(lambda conn: list(conn.scalars(query)))
+        return ids
+
     async def get_item(self, conversation_id: str, item_id: str) -> Item | None:
         c = conversation_items.c
 
