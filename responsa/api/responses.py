@@ -108,12 +108,12 @@ async def cancel_response(response_id: str, store: Annotated[Store, Depends(stor
         await store.save_response(stored)
         return json_response(stored.response)
     deadline = time.monotonic() + CANCEL_WAIT_S
-    current: StoredResponse | None = stored
     while time.monotonic() < deadline:  # the running worker stops within a heartbeat
         await asyncio.sleep(0.05)
-        current = await store.get_response(response_id)
-        if current is None or current.status in FINISHED:
+        status = await store.response_status(response_id)
+        if status is None or status in FINISHED:
             break
+    current = await store.get_response(response_id)
     return json_response((current or stored).response)
 
 

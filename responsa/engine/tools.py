@@ -237,11 +237,11 @@ class ToolSet:
         )
 
     def add_mcp_listing(self, request: McpRequest, listed: list[McpTool], reused: bool = False) -> None:
+        """Offer a listed server's tools upstream; `listed` is already cut to `allowed_tools`
+        (by `ToolRunner.list_mcp`, whose listing item shows the same tools)."""
         names: list[str] = []
         upstream: list[dict[str, Any]] = []
         for tool in listed:
-            if request.allowed is not None and tool.name not in request.allowed:
-                continue
             if tool.name in self.mcp or tool.name in self.functions:
                 raise InvalidRequest(
                     f"Tool name '{tool.name}' is offered twice (MCP server '{request.server.label}').",
