@@ -28,7 +28,7 @@ from responsa.context import current_provider_data, current_test_id
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.run import TERMINAL_EVENTS, Engine, PreparedRun
 from responsa.errors import ResponsaError
-from responsa.store.base import Job, Store, StoredResponse
+from responsa.store.base import Job, Store
 from responsa.types import EventStream
 
 log = logging.getLogger("responsa.background")
@@ -130,19 +130,7 @@ class JobRunner:
             return
         last = await self.store.last_event_seq(job.response_id)  # a taken-over job numbers on
         start = 0 if last is None else last + 1
-        await self.store.save_response(
-            StoredResponse(
-                stored.id,
-                stored.created_at,
-                stored.model,
-                "in_progress",
-                {**run.response, "status": "in_progress"},
-                run.input_items,
-                [],
-                stored.previous_response_id,
-                run.conversation_id,
-            )
-        )
+        await self.store.save_response(run.stored({**run.response, "status": "in_progress"}))
         task = asyncio.get_running_loop().create_task(self._stream(run, start))
         self._running[job.response_id] = (run, task)
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(job.response_id, run, task))

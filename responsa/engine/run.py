@@ -64,6 +64,20 @@ class PreparedRun:
     # job was cancelled: store it cancelled), "abandon" (another worker will run it: store nothing)
     on_abort: str = "fail"
 
+    def stored(self, response: dict[str, Any], messages: ChatMessages | None = None) -> StoredResponse:
+        """This run's response (in the given state) as the store keeps it."""
+        return StoredResponse(
+            id=response["id"],
+            created_at=response["created_at"],
+            model=response["model"],
+            status=response["status"],
+            response=response,
+            input_items=self.input_items,
+            messages=messages or [],
+            previous_response_id=self.request.previous_response_id,
+            conversation_id=self.conversation_id,
+        )
+
 
 @dataclass(slots=True)
 class RunState:
@@ -168,21 +182,8 @@ class Engine:
     ) -> dict[str, Any]:
         """Store a background response as `queued` with its job; a worker on any replica runs it."""
         queued = {**run.response, "status": "queued"}
-        stored = StoredResponse(
-            queued["id"],
-            queued["created_at"],
-            queued["model"],
-            "queued",
-            queued,
-            run.input_items,
-            [],
-            run.request.previous_response_id,
-            run.conversation_id,
-        )
-        await self.store.enqueue(stored, Job(queued["id"], request, context))
-        await self.store.append_events(
-            queued["id"], [{"type": "response.queued", "response": queued, "sequence_number": 0}]
-        )
+        event = {"type": "response.queued", "response": queued, "sequence_number": 0}
+        await self.store.enqueue(run.stored(queued), Job(queued["id"], request, context), [event])
         return queued
 
     async def collect(self, run: PreparedRun) -> tuple[dict[str, Any], ResponsaError | None]:
@@ -327,18 +328,7 @@ class Engine:
         if run.conversation_id is not None and response["status"] in ("completed", "incomplete"):
             turn = run.input_items + response["output"]
         if run.request.store:
-            stored = StoredResponse(
-                id=response["id"],
-                created_at=response["created_at"],
-                model=response["model"],
-                status=response["status"],
-                response=response,
-                input_items=run.input_items,
-                messages=run.history + state.reply,
-                previous_response_id=run.request.previous_response_id,
-                conversation_id=run.conversation_id,
-            )
-            await self.store.save_response(stored, turn)
+            await self.store.save_response(run.stored(response, run.history + state.reply), turn)
         elif turn is not None and run.conversation_id is not None:
             await self.store.add_items(run.conversation_id, turn, response["created_at"])
         state.persisted = True

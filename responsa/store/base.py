@@ -149,8 +149,8 @@ class Store(ABC):
     # Background jobs and their events
 
     @abstractmethod
-    async def enqueue(self, stored: StoredResponse, job: Job) -> None:
-        """Store the queued response and its job in one transaction."""
+    async def enqueue(self, stored: StoredResponse, job: Job, events: list[dict[str, Any]]) -> None:
+        """Store the queued response, its job and its first events in one transaction."""
 
     @abstractmethod
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:

@@ -42,7 +42,7 @@ class SqlJobs:
     def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
         raise NotImplementedError  # provided by SqlStore
 
-    async def enqueue(self, stored: StoredResponse, job: Job) -> None:
+    async def enqueue(self, stored: StoredResponse, job: Job, events: list[dict[str, Any]]) -> None:
         def insert(conn: Connection) -> None:
             self._save_in(conn, stored)
             conn.execute(
@@ -56,8 +56,10 @@ class SqlJobs:
                     attempts=0,
                 )
             )
+            self._append_in(conn, job.response_id, events)
 
         await self.db.write(insert)
+        self._wake(job.response_id)
 
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:
         c = background_jobs.c
@@ -131,19 +133,17 @@ class SqlJobs:
 
         return await self.db.write(cancel)
 
-    async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
+    def _append_in(self, conn: Connection, response_id: str, events: list[dict[str, Any]]) -> None:
         rows = [
             {"response_id": response_id, "seq": e["sequence_number"], "event": orjson.dumps(e).decode()}
             for e in events
         ]
-        postgres = self.db.dialect == "postgresql"
+        conn.execute(response_events.insert(), rows)
+        if self.db.dialect == "postgresql":  # delivered to every listener when this transaction commits
+            conn.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": response_id})
 
-        def append(conn: Connection) -> None:
-            conn.execute(response_events.insert(), rows)
-            if postgres:  # delivered to every listener when this transaction commits
-                conn.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": response_id})
-
-        await self.db.write(append)
+    async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
+        await self.db.write(self._append_in, response_id, events)
         self._wake(response_id)
 
     async def events_after(self, response_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
