@@ -11,11 +11,16 @@ import pytest
 from responsa.batches import ready_batches
 
 
-async def _source(log: list[str], fail: bool = False) -> AsyncIterator[int]:
+async def _source(
+    log: list[str], fail: bool = False, read: asyncio.Event | None = None
+) -> AsyncIterator[int]:
     try:
         for i in (1, 2, 3):
             yield i
-        await asyncio.sleep(0.01)  # a network read
+        if read is None:
+            await asyncio.sleep(0.01)  # a network read
+        else:
+            await read.wait()  # a read that comes when the test says
         yield 4
         await asyncio.sleep(0)
         yield 5
@@ -61,13 +66,14 @@ def test_closing_while_the_source_waits_cancels_it_there() -> None:
 def test_cancelling_the_reader_reaches_the_source() -> None:
     log: list[str] = []
 
-    async def read() -> None:
-        async for _ in ready_batches(_source(log)):
-            pass
+    async def read(first: asyncio.Event) -> None:
+        async for _ in ready_batches(_source(log, read=asyncio.Event())):  # a read that never comes
+            first.set()
 
     async def run() -> None:
-        task = asyncio.create_task(read())
-        await asyncio.sleep(0.001)  # the source is inside its sleep
+        first = asyncio.Event()
+        task = asyncio.create_task(read(first))
+        await first.wait()  # [1, 2, 3] handed over: the source now waits for its read
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
