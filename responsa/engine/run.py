@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responsa import ids
+from responsa.context import current_provider_data
+from responsa.crypto import Sealer
 from responsa.engine import conversations, history, translate
 from responsa.engine.events import Stamper, lifecycle
-from responsa.engine.model_call import ModelCall
+from responsa.engine.items import references
+from responsa.engine.items.reasoning import ENCRYPTED_INCLUDE
+from responsa.engine.model_call import CallOptions, ModelCall
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.response import UsageTotals, new_response
 from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
-from responsa.engine.tools import ToolSet
+from responsa.engine.tools import ToolOptions, ToolSet
 from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
@@ -55,6 +59,8 @@ class PreparedRun:
     input_items: list[Item]
     response: dict[str, Any]
     tools: ToolSet
+    chat_options: translate.ChatOptions
+    call_options: CallOptions
     system: ChatMessages = field(default_factory=list)
     previous: StoredResponse | None = None
     conversation_id: str | None = None
@@ -87,11 +93,27 @@ class RunState:
 
 
 class Engine:
-    def __init__(self, store: Store, registry: ModelRegistry, search: SearchProvider | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: ModelRegistry,
+        search: SearchProvider | None = None,
+        *,
+        sealer: Sealer | None = None,
+        faithful: bool = True,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.search = search
+        self.sealer = sealer
+        self.faithful = faithful
         self._detached: set[asyncio.Task[None]] = set()
+
+    def _search_available(self) -> bool:
+        if self.search is None:
+            return False
+        key = (current_provider_data.get() or {}).get("tavily_search_api_key")
+        return self.search.available(key if isinstance(key, str) else None)
 
     async def prepare(
         self, req: CreateResponseRequest, *, response_id: str | None = None, created_at: int | None = None
@@ -117,22 +139,40 @@ class Engine:
         model = self.registry.resolve(req.model)
         if model.model_type != "llm":
             raise InvalidRequest(f"Model '{req.model}' is not a language model.", param="model")
-        tools = ToolSet.from_request(req.tools, req.tool_choice)
         previous = await history.previous_response(req, self.store)
         conversation_id: str | None = None
-        item_ids: list[str] = []
+        items: list[Item] = []
         if req.conversation is not None:
             conversation_id = conversations.check_id(req.conversation_id, "conversation")
             items = await conversations.all_items(self.store, conversation_id)
-            item_ids = [item["id"] for item in items]
-            chat_history = conversations.history(items, req.input)
+        known = items or ([*previous.input_items, *previous.response.get("output", [])] if previous else [])
+        req.input = await references.resolve(req.input, self.store, known)
+        chat_options = translate.ChatOptions(self.faithful, self.sealer, model.custom_native)
+        include = req.include or ()
+        call_options = CallOptions(
+            faithful=self.faithful,
+            summary=bool((req.reasoning or {}).get("summary")),
+            sealer=self.sealer if ENCRYPTED_INCLUDE in include else None,
+            custom_native=model.custom_native,
+        )
+        carried = translate.carried_tools([*items, *req.input] if isinstance(req.input, list) else items)
+        tools = ToolSet.from_request(
+            req.tools,
+            req.tool_choice,
+            ToolOptions(self.faithful, model.custom_native, self._search_available()),
+            carried,
+        )
+        if conversation_id is not None:
+            chat_history = conversations.history(items, req.input, chat_options)
         else:
             past = list(previous.messages) if previous is not None else None
-            chat_history = (past or []) + translate.to_chat_messages(req.input, past)
+            chat_history = (past or []) + translate.to_chat_messages(req.input, past, options=chat_options)
         system: ChatMessages = [{"role": "system", "content": req.instructions}] if req.instructions else []
         if not system and not chat_history:
             raise InvalidRequest("Invalid value for 'input': there is nothing to respond to.", param="input")
-        chat = translate.build_chat_request(req, model.provider_model_id, system + chat_history)
+        chat = translate.build_chat_request(
+            req, model.provider_model_id, system + chat_history, self.faithful
+        )
         if not tools.mcp_requests:  # MCP tools are known only once their servers are listed
             tools.apply(chat, req.parallel_tool_calls, first_iteration=True)
         response = new_response(
@@ -146,10 +186,12 @@ class Engine:
             translate.to_stored_items(req.input),
             response,
             tools,
+            chat_options,
+            call_options,
             system,
             previous,
             conversation_id,
-            item_ids,
+            [item["id"] for item in items],
         )
 
     async def stream(self, run: PreparedRun, start: int = 0) -> EventStream:
@@ -218,7 +260,7 @@ class Engine:
         (a turn that ran meanwhile); the ids tell, so an unchanged one is not read again."""
         if await self.store.item_ids(conversation_id) != run.conversation_item_ids:
             items = await conversations.all_items(self.store, conversation_id)
-            run.history = conversations.history(items, run.request.input)
+            run.history = conversations.history(items, run.request.input, run.chat_options)
             run.chat["messages"] = run.system + run.history
 
     async def _respond(self, run: PreparedRun, state: RunState) -> EventStream:
@@ -234,7 +276,7 @@ class Engine:
         iteration = 0
         status, reason = "completed", None
         while True:
-            call = ModelCall(response, state.usage, run.tools)
+            call = ModelCall(response, state.usage, run.tools, run.call_options)
             async for event in self._call_model(run, call):
                 yield event
             decisions = {index: runner.decide(server) for index, server in call.server_calls.items()}

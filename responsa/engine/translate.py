@@ -2,32 +2,53 @@
 
 Two views of the same input are built here:
 
-* `to_chat_messages` — what goes upstream. Content keeps the shape it came in: a string stays a
-  string, a list of parts stays a list (`input_text` -> `text`, `input_image` -> `image_url`
-  with `detail`). Replay depends on this byte for byte.
+* `to_chat_messages` — what goes upstream. The walker hands each item to its family in
+  `engine/items/` (messages, calls, reasoning), which adds chat messages through a
+  `ChatBuilder`; content keeps the shape it came in. Replay depends on this byte for byte.
 * `to_stored_items` — what `input_items` lists and conversations hold: every message has an
   id, a status and a list of typed parts, as the OpenAI API shows them.
 
-`build_chat_request` then adds the sampling options, tools and formats.
+`build_chat_request` then adds the sampling options and formats (tools: `engine/tools.py`).
+The translation mode (`faithful`, or the reference server's `ogx`) changes only what the peer's
+form would lose: `text.format.strict`/`description`, text before a tool call, parallel calls.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from responsa import ids
+from responsa.crypto import Sealer
+from responsa.engine.items import calls, messages, reasoning
+from responsa.engine.items.base import OUTPUT_KINDS, ChatBuilder, item_kind
 from responsa.engine.request import CreateResponseRequest
 from responsa.errors import InvalidRequest
-from responsa.types import ChatMessage, ChatMessages, ChatRequest, Item
+from responsa.types import ChatMessages, ChatRequest, Item
 
-MESSAGE_ROLES = ("user", "system", "developer", "assistant")
-# Items that are history for the client but carry nothing the model needs to see again.
+# Items that are history for the client but carry nothing the model needs to see again
+# (`additional_tools` carries tools: `carried_tools` reads them).
 SILENT_ITEMS = frozenset(
-    {"mcp_list_tools", "web_search_call", "file_search_call", "mcp_approval_request", "mcp_approval_response"}
+    {
+        "mcp_list_tools",
+        "web_search_call",
+        "file_search_call",
+        "mcp_approval_request",
+        "mcp_approval_response",
+        "image_generation_call",
+        "additional_tools",
+    }
 )
+Converter = Callable[[Item, str, ChatBuilder], None]
+CONVERTERS: dict[str, Converter] = {
+    "message": messages.convert_message,
+    "function_call": calls.convert_function_call,
+    "custom_tool_call": calls.convert_custom_call,
+    "tool_search_call": calls.convert_tool_search_call,
+    "mcp_call": calls.convert_mcp_call,
+    "reasoning": reasoning.convert_reasoning,
+}
 
 # Output-token ceilings of OpenAI models; dated snapshots match by prefix (longest first).
 _MAX_COMPLETION_TOKENS = {
@@ -45,230 +66,74 @@ _MAX_COMPLETION_TOKENS = {
 _CEILING_PREFIXES = sorted(_MAX_COMPLETION_TOKENS, key=len, reverse=True)
 
 
-def _item_kind(item: Item, where: str) -> str:
-    kind = item.get("type")
-    if kind is None and "role" in item:
-        return "message"
-    if not isinstance(kind, str):
-        raise InvalidRequest(f"Missing required parameter: '{where}.type'.", param=f"{where}.type")
-    return kind
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """How input becomes messages for one provider: the translation mode, the key that opens
+    encrypted reasoning, and whether custom tool calls use the Chat API's own `custom` type."""
+
+    faithful: bool = True
+    sealer: Sealer | None = None
+    custom_native: bool = False
 
 
-def _role(item: Item, where: str) -> str:
-    role = item.get("role")
-    if role not in MESSAGE_ROLES:
-        raise InvalidRequest(
-            f"Invalid value for '{where}.role': expected one of {', '.join(MESSAGE_ROLES)}, got {role!r}.",
-            param=f"{where}.role",
-        )
-    return str(role)
+DEFAULT_OPTIONS = ChatOptions()
 
 
-def _data_url(data: str, filename: str | None) -> str:
-    if data.startswith("data:"):
-        return data
-    mime = (mimetypes.guess_type(filename)[0] if filename else None) or "application/octet-stream"
-    return f"data:{mime};base64,{data}"
-
-
-def _text(part: Item, where: str) -> str:
-    text = part.get("text")
-    if not isinstance(text, str):
-        raise InvalidRequest(f"Invalid type for '{where}.text': expected a string.", param=f"{where}.text")
-    return text
-
-
-def _chat_part(part: Any, where: str) -> dict[str, Any]:
-    if not isinstance(part, dict):
-        raise InvalidRequest(f"Invalid type for '{where}': expected an object.", param=where)
-    kind = part.get("type")
-    if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": _text(part, where)}
-    if kind == "input_image":
-        url = part.get("image_url")
-        if isinstance(url, str) and url:
-            return {"type": "image_url", "image_url": {"url": url, "detail": part.get("detail") or "auto"}}
-        if part.get("file_id"):
-            raise InvalidRequest(
-                f"'{where}.file_id' needs the Files API, which this server does not offer; "
-                "send the image as 'image_url' (a URL or a base64 data URL).",
-                param=f"{where}.file_id",
-            )
-        raise InvalidRequest(f"Missing required parameter: '{where}.image_url'.", param=f"{where}.image_url")
-    if kind == "input_file":
-        filename = part.get("filename")
-        if isinstance(part.get("file_data"), str):
-            data = _data_url(part["file_data"], filename)
-        elif isinstance(part.get("file_url"), str):
-            data = part["file_url"]
-        elif part.get("file_id"):
-            raise InvalidRequest(
-                f"'{where}.file_id' needs the Files API, which this server does not offer; "
-                "send the file as 'file_data' or 'file_url'.",
-                param=f"{where}.file_id",
-            )
-        else:
-            raise InvalidRequest(
-                f"Missing required parameter: '{where}.file_data'.", param=f"{where}.file_data"
-            )
-        file: dict[str, Any] = {"file_data": data}
-        if filename is not None:
-            file["filename"] = filename
-        return {"type": "file", "file": file}
-    raise InvalidRequest(
-        f"Invalid value for '{where}.type': content part type {kind!r} is not supported in input.",
-        param=f"{where}.type",
-    )
-
-
-def _chat_content(content: Any, where: str) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return [_chat_part(part, f"{where}[{i}]") for i, part in enumerate(content)]
-    raise InvalidRequest(f"Invalid type for '{where}': expected a string or an array.", param=where)
-
-
-def _tool_output_messages(call_id: str, output: Any, where: str) -> ChatMessages:
-    """The tool message for a `function_call_output`, plus a user message for any images."""
-    if isinstance(output, str):
-        return [{"role": "tool", "tool_call_id": call_id, "content": output}]
-    if not isinstance(output, list):
-        raise InvalidRequest(
-            f"Invalid type for '{where}.output': expected a string or an array.", param=f"{where}.output"
-        )
-    texts: list[dict[str, Any]] = []
-    images: list[dict[str, Any]] = []
-    for i, part in enumerate(output):
-        chat = _chat_part(part, f"{where}.output[{i}]")
-        if chat["type"] == "image_url":
-            images.append(chat)
-        elif chat["type"] == "file":
-            texts.append({"type": "text", "text": _file_text(chat["file"]["file_data"])})
-        else:
-            texts.append(chat)
-    messages: ChatMessages = [
-        {"role": "tool", "tool_call_id": call_id, "content": texts or [{"type": "text", "text": "[image]"}]}
-    ]
-    if images:
-        messages.append({"role": "user", "content": images})
-    return messages
-
-
-def _file_text(data_url: str) -> str:
-    header, sep, payload = data_url.partition(",")
-    if sep and header.startswith("data:text/") and header.endswith(";base64"):
-        try:
-            return base64.b64decode(payload, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return data_url
-    return data_url
-
-
-def _last_user_content(messages: ChatMessages) -> Any:
-    for message in reversed(messages):
+def _last_user_content(previous: ChatMessages) -> Any:
+    for message in reversed(previous):
         if message.get("role") == "user":
             return message.get("content")
     return None
 
 
-def _previous_call_ids(messages: ChatMessages) -> set[str]:
+def _previous_call_ids(previous: ChatMessages) -> set[str]:
     return {
         call.get("id")
-        for message in messages
+        for message in previous
         if message.get("role") == "assistant"
         for call in message.get("tool_calls") or ()
     }
 
 
 def to_chat_messages(
-    input: str | list[Item], previous: ChatMessages | None = None, first_new: int = 0
+    input: str | list[Item],
+    previous: ChatMessages | None = None,
+    first_new: int = 0,
+    options: ChatOptions = DEFAULT_OPTIONS,
 ) -> ChatMessages:
     """Convert a request's `input` to chat messages. With `previous` (a continued response), a
-    user message equal to the last earlier user message is dropped, and a `function_call_output`
-    may answer a call made in an earlier turn. Items before `first_new` are history (a
-    conversation's items): an output there whose call is gone is dropped, not an error."""
+    user message equal to the last earlier user message is dropped, and an output may answer a
+    call made in an earlier turn. Items before `first_new` are history (a conversation's items):
+    an output there whose call is gone is dropped, not an error."""
     if isinstance(input, str):
         return [{"role": "user", "content": input}]
-    outputs: dict[str, tuple[int, Item]] = {}
+    builder = ChatBuilder(
+        faithful=options.faithful,
+        sealer=options.sealer,
+        custom_native=options.custom_native,
+        output_converter=calls.output_messages,
+        repeated_user=_last_user_content(previous) if previous is not None else None,
+        has_previous=previous is not None,
+    )
     for i, item in enumerate(input):
-        if _item_kind(item, f"input[{i}]") == "function_call_output":
-            call_id = item.get("call_id")
-            if not isinstance(call_id, str):
-                raise InvalidRequest(
-                    f"Missing required parameter: 'input[{i}].call_id'.", param=f"input[{i}].call_id"
-                )
-            outputs[call_id] = (i, item)
-
-    last_user = _last_user_content(previous) if previous is not None else None
-    messages: ChatMessages = []
-    reasoning: str | None = None
+        if item_kind(item, f"input[{i}]") in OUTPUT_KINDS:
+            builder.outputs[calls.output_call_id(item, f"input[{i}]")] = (i, item)
     for i, item in enumerate(input):
         where = f"input[{i}]"
-        kind = _item_kind(item, where)
-        pending_reasoning, reasoning = reasoning, None
-        if kind == "message":
-            role = _role(item, where)
-            content = _chat_content(item.get("content"), f"{where}.content")
-            if previous is not None and role == "user" and content == last_user:
-                continue
-            message: ChatMessage = {"role": role, "content": content}
-            if role == "assistant" and pending_reasoning:
-                message["reasoning_content"] = pending_reasoning
-            messages.append(message)
-        elif kind == "function_call":
-            call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments")
-            if not (isinstance(call_id, str) and isinstance(name, str) and isinstance(arguments, str)):
-                raise InvalidRequest(
-                    f"Invalid value for '{where}': a function_call needs string "
-                    "'call_id', 'name' and 'arguments'.",
-                    param=where,
-                )
-            message = {
-                "role": "assistant",
-                "tool_calls": [
-                    {
-                        "index": 0,
-                        "id": call_id,
-                        "type": "function",
-                        "function": {"name": name, "arguments": arguments},
-                    }
-                ],
-            }
-            if pending_reasoning:
-                message["reasoning_content"] = pending_reasoning
-            messages.append(message)
-            if call_id in outputs:
-                j, output_item = outputs.pop(call_id)
-                messages.extend(_tool_output_messages(call_id, output_item.get("output"), f"input[{j}]"))
-        elif kind == "mcp_call":
-            call_id = str(item.get("id"))
-            messages.append(
-                {
-                    "role": "assistant",
-                    "tool_calls": [
-                        {
-                            "index": 0,
-                            "id": call_id,
-                            "type": "function",
-                            "function": {"name": item.get("name"), "arguments": item.get("arguments")},
-                        }
-                    ],
-                }
-            )
-            messages.append({"role": "tool", "tool_call_id": call_id, "content": item.get("output") or ""})
-        elif kind == "reasoning":
-            texts = [c.get("text", "") for c in item.get("content") or () if isinstance(c, dict)]
-            reasoning = " ".join(texts) or None
-        elif kind == "function_call_output" or kind in SILENT_ITEMS:
+        kind = item_kind(item, where)
+        converter = CONVERTERS.get(kind)
+        if converter is not None:
+            converter(item, where, builder)
             continue
-        else:
-            raise InvalidRequest(
-                f"Invalid value for '{where}.type': input item type {kind!r} is not supported.",
-                param=f"{where}.type",
-            )
+        if kind in OUTPUT_KINDS or kind in SILENT_ITEMS:
+            continue
+        raise InvalidRequest(
+            f"Invalid value for '{where}.type': input item type {kind!r} is not supported.",
+            param=f"{where}.type",
+        )
+    builder.close()
 
-    outputs = {call_id: entry for call_id, entry in outputs.items() if entry[0] >= first_new}
+    outputs = {call_id: entry for call_id, entry in builder.outputs.items() if entry[0] >= first_new}
     if outputs:
         known = _previous_call_ids(previous) if previous is not None else set()
         unmatched = [call_id for call_id in outputs if call_id not in known]
@@ -278,8 +143,26 @@ def to_chat_messages(
                 param="input",
             )
         for call_id, (j, output_item) in sorted(outputs.items(), key=lambda kv: kv[1][0]):
-            messages.extend(_tool_output_messages(call_id, output_item.get("output"), f"input[{j}]"))
-    return messages
+            builder.messages.extend(calls.output_messages(call_id, output_item, f"input[{j}]"))
+    return builder.messages
+
+
+def carried_tools(input: str | list[Item]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Tools that items carry: `additional_tools` items, and the tools a client-executed tool
+    search loaded (`tool_search_output`), each with its parameter path."""
+    if isinstance(input, str):
+        return []
+    found: list[tuple[str, list[dict[str, Any]]]] = []
+    for i, item in enumerate(input):
+        if item.get("type") in ("additional_tools", "tool_search_output"):
+            tools = item.get("tools")
+            if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+                raise InvalidRequest(
+                    f"Invalid type for 'input[{i}].tools': expected an array of tools.",
+                    param=f"input[{i}].tools",
+                )
+            found.append((f"input[{i}].tools", tools))
+    return found
 
 
 def _stored_part(part: dict[str, Any], role: str) -> dict[str, Any]:
@@ -328,7 +211,7 @@ def to_stored_items(input: str | list[Item]) -> list[Item]:
     return [with_id(normalize_item(item)) for item in input]
 
 
-def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
+def _response_format(text: dict[str, Any] | None, faithful: bool) -> dict[str, Any] | None:
     fmt = (text or {}).get("format")
     if fmt is None:
         return None
@@ -349,7 +232,13 @@ def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
             "Invalid value for 'text.format.schema': expected a JSON schema object.",
             param="text.format.schema",
         )
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+    json_schema: dict[str, Any] = {"name": name, "schema": schema}
+    if faithful:  # the peer drops these, so an OpenAI upstream would no longer enforce the schema
+        if fmt.get("description") is not None:
+            json_schema["description"] = fmt["description"]
+        if fmt.get("strict") is not None:
+            json_schema["strict"] = fmt["strict"]
+    return {"type": "json_schema", "json_schema": json_schema}
 
 
 def _clamp_completion_tokens(model: str, tokens: int) -> int:
@@ -360,10 +249,11 @@ def _clamp_completion_tokens(model: str, tokens: int) -> int:
 
 
 def build_chat_request(
-    req: CreateResponseRequest, upstream_model: str, messages: ChatMessages
+    req: CreateResponseRequest, upstream_model: str, messages: ChatMessages, faithful: bool = True
 ) -> ChatRequest:
     """The upstream body for the first model call of a response (tools are added by
-    `ToolSet.apply`): nulls are never sent."""
+    `ToolSet.apply`): nulls are never sent, and only fields Chat Completions defines (the
+    request's unknown fields ride in `extra_body`)."""
     body: ChatRequest = {"model": upstream_model, "messages": messages}
     if req.frequency_penalty is not None:
         body["frequency_penalty"] = req.frequency_penalty
@@ -373,7 +263,7 @@ def build_chat_request(
         body["max_completion_tokens"] = _clamp_completion_tokens(upstream_model, req.max_output_tokens)
     if req.presence_penalty is not None:
         body["presence_penalty"] = req.presence_penalty
-    response_format = _response_format(req.text)
+    response_format = _response_format(req.text, faithful)
     if response_format is not None:
         body["response_format"] = response_format
     body["stream"] = True
@@ -396,6 +286,11 @@ def build_chat_request(
         body["reasoning_effort"] = effort
     if req.prompt_cache_key is not None:
         body["prompt_cache_key"] = req.prompt_cache_key
+    if req.prompt_cache_retention is not None:
+        body["prompt_cache_retention"] = req.prompt_cache_retention
+    verbosity = (req.text or {}).get("verbosity")
+    if faithful and verbosity is not None:
+        body["verbosity"] = verbosity
     extra = req.extra_fields
     if extra:
         body["extra_body"] = extra

@@ -1,7 +1,12 @@
-"""Resolves `<provider>/<model>` ids to a provider and the upstream model name."""
+"""Resolves model ids to a provider and the upstream model name.
+
+openai/gpt-4o   a configured model id, or `<provider>/<model>` on a provider that serves any
+gpt-4o          an alias from the config, else the default provider's model `gpt-4o`
+"""
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +22,14 @@ class ResolvedModel:
     provider: Provider
     provider_model_id: str
     model_type: str = "llm"
+    custom_native: bool = False  # custom tools go upstream as the Chat API's own `custom` type
+
+
+def custom_native(config: ProviderConfig) -> bool:
+    """Whether the provider takes Chat Completions `custom` tools: OpenAI itself does."""
+    if config.custom_tools != "auto":
+        return config.custom_tools == "native"
+    return config.type == "openai" and urllib.parse.urlsplit(config.base_url).hostname == "api.openai.com"
 
 
 def _build(name: str, config: ProviderConfig, settings: Settings) -> Provider:
@@ -33,7 +46,10 @@ class ModelRegistry:
             name: wrap(_build(name, cfg, settings)) for name, cfg in settings.providers.items()
         }
         self._open_providers = {name for name, cfg in settings.providers.items() if cfg.serve_any_model}
+        self._native = {name: custom_native(cfg) for name, cfg in settings.providers.items()}
         self._models: dict[str, ModelConfig] = {m.id: m for m in settings.models}
+        self._default = settings.default_provider
+        self._aliases = dict(settings.aliases)
         self._cache: dict[str, ResolvedModel] = {}
 
     @property
@@ -48,20 +64,31 @@ class ModelRegistry:
         found = self._cache.get(model_id)
         if found is not None:
             return found
-        config = self._models.get(model_id)
+        target = self._aliases.get(model_id, model_id)
+        config = self._models.get(target)
         if config is not None:
             found = ResolvedModel(
-                model_id, self.providers[config.provider], config.provider_model_id, config.model_type
+                model_id,
+                self.providers[config.provider],
+                config.provider_model_id,
+                config.model_type,
+                self._native[config.provider],
             )
         else:
-            provider_name, sep, upstream = model_id.partition("/")
-            if not sep or not upstream or provider_name not in self._open_providers:
-                raise NotFound(
-                    f"Model '{model_id}' not found. Use 'client.models.list()' to list available models.",
-                    param="model",
-                    code="model_not_found",
-                )
-            found = ResolvedModel(model_id, self.providers[provider_name], upstream)
+            provider_name, sep, upstream = target.partition("/")
+            if not (sep and upstream and provider_name in self._open_providers):
+                if self._default is None:
+                    raise NotFound(
+                        f"Model '{model_id}' not found. Use 'client.models.list()' to list available models.",
+                        param="model",
+                        code="model_not_found",
+                    )
+                provider_name, upstream = self._default, target  # a bare name, as clients hard-code it
+            found = ResolvedModel(
+                model_id, self.providers[provider_name], upstream, "llm", self._native[provider_name]
+            )
+        if len(self._cache) >= 4096:  # clients choose the names: keep the cache bounded
+            self._cache.clear()
         self._cache[model_id] = found
         return found
 

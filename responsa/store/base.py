@@ -16,6 +16,7 @@ the engine decides which error the client sees.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -89,6 +90,15 @@ class Store(ABC):
 
     @abstractmethod
     async def delete_response(self, response_id: str) -> bool: ...
+
+    @abstractmethod
+    async def find_items(self, item_ids: list[str]) -> dict[str, Item]:
+        """Stored items by id: input and output items of stored responses (the newest response
+        holding an id wins) and conversation items; ids found nowhere are left out."""
+
+    @abstractmethod
+    async def server_key(self, name: str, make: Callable[[], str]) -> str:
+        """The server's key `name`, made with `make()` the first time (once, across replicas)."""
 
     @abstractmethod
     async def list_responses(

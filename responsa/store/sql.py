@@ -7,6 +7,7 @@ Each operation is a plain function over a `Connection` that `Database` runs in o
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from responsa.store.base import Order, Page, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
 from responsa.store.database import Database
 from responsa.store.jobs import SqlJobs
-from responsa.store.tables import responses
+from responsa.store.tables import conversation_items, response_items, responses, server_keys
 from responsa.types import Item
 
 log = logging.getLogger("responsa.store")
@@ -55,6 +56,7 @@ class SqlStore(SqlConversations, SqlJobs, Store):
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self._upsert_statement: Any = None
+        self._index_statement: Any = None
         self._init_jobs()
 
     async def start(self) -> None:
@@ -91,6 +93,16 @@ class SqlStore(SqlConversations, SqlJobs, Store):
 
     def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
         conn.execute(self._upsert(), self._values(stored))
+        item_ids = {item["id"] for item in stored.input_items if isinstance(item.get("id"), str)}
+        item_ids.update(i["id"] for i in stored.response.get("output", ()) if isinstance(i.get("id"), str))
+        if item_ids:
+            if self._index_statement is None:
+                dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+                self._index_statement = dialect.insert(response_items).on_conflict_do_nothing()
+            rows = [
+                {"item_id": i, "response_id": stored.id, "created_at": stored.created_at} for i in item_ids
+            ]
+            conn.execute(self._index_statement, rows)
 
     def _save(self, conn: Connection, stored: StoredResponse, items: list[Item] | None) -> None:
         if stored.conversation_id is not None and items is not None:
@@ -116,9 +128,45 @@ class SqlStore(SqlConversations, SqlJobs, Store):
 
     async def delete_response(self, response_id: str) -> bool:
         def remove(conn: Connection) -> bool:
+            conn.execute(delete(response_items).where(response_items.c.response_id == response_id))
             return bool(conn.execute(delete(responses).where(responses.c.id == response_id)).rowcount)
 
         return await self.db.write(remove)
+
+    async def find_items(self, item_ids: list[str]) -> dict[str, Item]:
+        def find(conn: Connection) -> dict[str, Item]:
+            found: dict[str, Item] = {}
+            ci = conversation_items.c
+            for raw in conn.scalars(select(ci.item).where(ci.id.in_(item_ids)).order_by(ci.pk)):
+                item = orjson.loads(raw)
+                found[item["id"]] = item
+            ri = response_items.c
+            owners = conn.execute(
+                select(ri.item_id, ri.response_id).where(ri.item_id.in_(item_ids)).order_by(ri.created_at)
+            ).all()
+            newest = {row.item_id: row.response_id for row in owners}  # later rows win
+            rows = conn.execute(
+                select(responses.c.id, responses.c.input_items, responses.c.response).where(
+                    responses.c.id.in_(set(newest.values()))
+                )
+            ).all()
+            for row in rows:
+                wanted = {item_id for item_id, owner in newest.items() if owner == row.id}
+                response = orjson.loads(row.response)
+                for item in [*orjson.loads(row.input_items), *response.get("output", ())]:
+                    if item.get("id") in wanted:
+                        found[item["id"]] = item
+            return found
+
+        return await self.db.read(find)
+
+    async def server_key(self, name: str, make: Callable[[], str]) -> str:
+        def get_or_make(conn: Connection) -> str:
+            dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+            conn.execute(dialect.insert(server_keys).values(name=name, value=make()).on_conflict_do_nothing())
+            return str(conn.scalar(select(server_keys.c.value).where(server_keys.c.name == name)))
+
+        return await self.db.write(get_or_make)
 
     async def list_responses(
         self, *, after: str | None, before: str | None, limit: int, order: Order, model: str | None

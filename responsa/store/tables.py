@@ -65,6 +65,25 @@ conversation_items = Table(
     Column("item", Text, nullable=False),  # the item as given; message content keeps its shape
     UniqueConstraint("conversation_id", "id", name="uq_conversation_items_id"),
     Index("ix_conversation_items_position", "conversation_id", "position"),
+    Index("ix_conversation_items_item_id", "id"),
+)
+
+# Which stored response holds an item (input or output) with this id: `item_reference` inputs.
+response_items = Table(
+    "response_items",
+    metadata,
+    Column("item_id", String(120), primary_key=True),
+    Column("response_id", String(80), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_response_items_response", "response_id"),
+)
+
+# Keys the server makes once and every replica shares (the reasoning sealing key).
+server_keys = Table(
+    "server_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 background_jobs = Table(

@@ -46,6 +46,11 @@ class SearchProvider(ABC):
     async def search(self, query: str, api_key: str | None) -> dict[str, Any]:
         """Results for `query` as `{"query": query, "top_k": [...]}`; raises SearchError."""
 
+    def available(self, api_key: str | None) -> bool:
+        """Whether a search can run (a key is configured or given with the request); a
+        `web_search` tool is offered to the model only then."""
+        return True
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -57,6 +62,9 @@ class TavilySearch(SearchProvider):
         self.api_key = api_key
         self.max_results = max_results
         self.http = httpx2.AsyncClient(base_url=base_url, timeout=30)
+
+    def available(self, api_key: str | None) -> bool:
+        return bool(api_key or self.api_key)
 
     async def search(self, query: str, api_key: str | None) -> dict[str, Any]:
         key = api_key or self.api_key

@@ -22,8 +22,8 @@ def _seed_reply(seed: dict) -> str:
     )
 
 
-def test_seed_001_previous_response_id(replay_server: Server) -> None:
-    client = replay_server.client(SEED_001["test_id"])
+def test_seed_001_previous_response_id(seed_server: Server) -> None:
+    client = seed_server.client(SEED_001["test_id"])
     first = client.responses.create(model="openai/gpt-4o", input="Which planet do humans live on?")
     assert first.status == "completed"
     assert first.output_text == "Humans live on Earth."
@@ -38,8 +38,8 @@ def test_seed_001_previous_response_id(replay_server: Server) -> None:
     assert second.usage is not None and second.usage.input_tokens == 36 and second.usage.output_tokens == 8
 
 
-def test_seed_002_image_follow_up(replay_server: Server) -> None:
-    client = replay_server.client(SEED_002["test_id"])
+def test_seed_002_image_follow_up(seed_server: Server) -> None:
+    client = seed_server.client(SEED_002["test_id"])
     image_url = SEED_002["request"]["body"]["messages"][0]["content"][1]["image_url"]["url"]
     first = client.responses.create(
         model="openai/gpt-4o",
@@ -71,8 +71,8 @@ def test_seed_002_image_follow_up(replay_server: Server) -> None:
     assert items[0].content[1].image_url == image_url
 
 
-def test_seed_001_streamed_follow_up(replay_server: Server) -> None:
-    client = replay_server.client(SEED_001["test_id"])
+def test_seed_001_streamed_follow_up(seed_server: Server) -> None:
+    client = seed_server.client(SEED_001["test_id"])
     first = client.responses.create(model="openai/gpt-4o", input="Which planet do humans live on?")
     events = list(
         client.responses.create(
