@@ -5,7 +5,8 @@
     │   └── PayloadTooLarge       413 invalid_request_error
     ├── NotFound                  404 invalid_request_error  (response, model, conversation ...)
     ├── Conflict                  409 invalid_request_error
-    ├── UpstreamError             the upstream's own status (4xx) or 502; carries the provider's code
+    ├── UpstreamError             the upstream's own status (4xx, 429) or 502; carries the
+    │                             provider's code and Retry-After
     └── ReplayMiss                500 server_error, code "replay_miss", never retried by SDKs
 
 Every error renders as `{"error": {"message", "type", "param", "code"}}`, the shape of the
@@ -92,7 +93,8 @@ _CODE_ALIASES = {"invalid_base64": "invalid_base64_image"}
 
 class UpstreamError(ResponsaError):
     """The inference provider failed. `status_code` mirrors a 4xx from the provider (so a bad
-    image is still the client's 400); anything else is a 502."""
+    image is still the client's 400, a rate limit a 429); anything else is a 502. 429 and 5xx
+    are retryable and keep the upstream's `Retry-After`."""
 
     default_code = "server_error"
 
@@ -106,12 +108,15 @@ class UpstreamError(ResponsaError):
         code: str | None = None,
         provider: str | None = None,
         model: str | None = None,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message, param=param, code=code)
         self.upstream_status = status_code
+        self.retry_after = retry_after
         if status_code is not None and 400 <= status_code < 500:
             self.status_code = status_code
             self.error_type = error_type or "invalid_request_error"
+            self.retryable = status_code in (408, 409, 429)  # what the SDKs retry
         else:
             self.status_code = 502
             self.error_type = "server_error"

@@ -67,6 +67,7 @@ class Process:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log_file.close()
                 raise RuntimeError(f"{self.args} exited with {self.proc.returncode}:\n{self.log_tail()}")
             if self._healthy():
                 return self

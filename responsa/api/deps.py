@@ -3,6 +3,7 @@ limit, and the test id taken from the headers into a context variable."""
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import orjson
@@ -44,6 +45,33 @@ def list_page(data: list[dict[str, Any]], has_more: bool) -> Response:
     )
 
 
+def _decode(body: bytes, encoding: str, limit: int) -> bytes:
+    """A `Content-Encoding: zstd` or `gzip` body (Codex sends zstd), never larger than `limit`."""
+    too_large = PayloadTooLarge(f"The decoded request body is larger than the limit of {limit} bytes.")
+    try:
+        if encoding == "zstd":
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(body) as reader:
+                out = reader.read(limit + 1)
+        elif encoding in ("gzip", "x-gzip"):
+            out = zlib.decompressobj(wbits=31).decompress(body, limit + 1)
+        elif encoding == "deflate":
+            out = zlib.decompressobj().decompress(body, limit + 1)
+        else:
+            raise InvalidRequest(
+                f"Unsupported Content-Encoding {encoding!r}: send identity, gzip, deflate or zstd.",
+                code="unsupported_content_encoding",
+            )
+    except (zlib.error, ValueError, OSError) as exc:
+        raise InvalidRequest(
+            f"The request body could not be decoded as {encoding}: {exc}.", code="invalid_content_encoding"
+        ) from None
+    if len(out) > limit:
+        raise too_large
+    return out
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON, refusing bodies over the configured size before reading them."""
     limit: int = request.app.state.settings.max_body_bytes
@@ -55,6 +83,9 @@ async def read_json(request: Request) -> Any:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if body and encoding not in ("", "identity"):
+        body = bytearray(_decode(bytes(body), encoding, limit))
     if not body:
         raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
     try:

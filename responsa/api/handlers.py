@@ -23,6 +23,9 @@ def error_response(error: ResponsaError) -> Response:
     response = json_response(error.to_body(), error.status_code)
     # SDK clients retry 5xx by default; only transient upstream failures are worth it.
     response.headers["x-should-retry"] = "true" if error.retryable else "false"
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
     return response
 
 
@@ -47,13 +50,14 @@ async def _pydantic_error(_: Request, exc: Exception) -> Response:
     return error_response(invalid_from_validation(exc))
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):  # an unknown route, or a method a route lacks: OpenAI says 404
+        message = f"Invalid URL ({request.method} {request.url.path})"
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+        return json_response(body, 404)
     kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    body = {
-        "error": {"message": str(exc.detail), "type": kind, "param": None, "code": codes.get(exc.status_code)}
-    }
+    body = {"error": {"message": str(exc.detail), "type": kind, "param": None, "code": None}}
     return json_response(body, exc.status_code)
 
 

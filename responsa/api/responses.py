@@ -13,9 +13,10 @@ from responsa.api import sse
 from responsa.api.deps import json_response, list_page, read_json, store
 from responsa.engine.background import FINISHED, job_context, tail
 from responsa.engine.request import parse_create_request
-from responsa.engine.run import Engine
-from responsa.errors import Conflict, InvalidRequest, NotFound
+from responsa.engine.run import Engine, PreparedRun
+from responsa.errors import Conflict, InvalidRequest, NotFound, UpstreamError
 from responsa.store.base import Store, StoredResponse
+from responsa.types import Event, EventStream
 
 router = APIRouter()
 
@@ -34,6 +35,40 @@ async def _load(store: Store, response_id: str) -> StoredResponse:
     return stored
 
 
+LIFECYCLE_START = frozenset({"response.created", "response.in_progress"})
+
+
+async def _opened_stream(events: EventStream, run: PreparedRun) -> EventStream:
+    """The stream, once it has produced output or ended. An upstream that refuses before any
+    output (context too long, bad image, rate limit) is raised here as that HTTP error, as
+    OpenAI does; waiting for it costs no first-token time, only the lifecycle events' head start."""
+    head: list[Event] = []
+    async for event in events:
+        head.append(event)
+        if event["type"] not in LIFECYCLE_START:
+            break
+    last = head[-1] if head else None
+    if (
+        last is not None
+        and last["type"] == "response.failed"
+        and isinstance(run.error, UpstreamError)
+        and not last["response"]["output"]
+    ):
+        await events.aclose()  # type: ignore[attr-defined]
+        raise run.error
+
+    async def chained() -> EventStream:
+        try:
+            for event in head:
+                yield event
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return chained()
+
+
 @router.post("/v1/responses")
 async def create_response(request: Request) -> Response:
     """The hot path: `responsa.app.Responsa` calls it before FastAPI's routing, dependency
@@ -49,7 +84,7 @@ async def create_response(request: Request) -> Response:
             return sse.response_stream(tail(engine.store, queued["id"], -1))
         return json_response(queued)
     if req.stream:
-        return sse.response_stream(engine.stream(prepared))
+        return sse.response_stream(await _opened_stream(engine.stream(prepared), prepared))
     final, error = await engine.collect(prepared)
     if error is not None:
         raise error

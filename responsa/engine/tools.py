@@ -510,4 +510,5 @@ class ToolSet:
             return  # the model may not call tools: send neither tools nor a choice
         if choice is not None and tools:
             body["tool_choice"] = choice if first_iteration else "auto"
-        body["tools"] = tools
+        if tools or not self.options.faithful:  # OGX sends "tools": [] when none is left
+            body["tools"] = tools

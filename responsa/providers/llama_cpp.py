@@ -65,6 +65,9 @@ def _text(content: Any, role: str) -> str:
         return content or ""
     texts = []
     for part in content:
+        if part.get("type") == "refusal":  # the model's own earlier refusal, as history
+            texts.append(part.get("refusal") or "")
+            continue
         if part.get("type") != "text":
             raise _refuse(
                 f"The local model reads text only; a {role} message has a '{part.get('type')}' part.", "input"
@@ -81,7 +84,10 @@ def _template_messages(messages: ChatMessages) -> ChatMessages:
         text = _text(message.get("content"), role)
         if role == "assistant" and message.get("tool_calls"):
             calls = "; ".join(
-                f"{c['function']['name']}({c['function']['arguments']})" for c in message["tool_calls"]
+                f"{c['function']['name']}({c['function']['arguments']})"
+                if "function" in c
+                else f"{c['custom']['name']}({c['custom']['input']!r})"
+                for c in message["tool_calls"]
             )
             text = (text + "\n" if text else "") + f"I called the tool {calls}."
         if role == "tool":

@@ -38,7 +38,9 @@ def _error_fields(body: object) -> dict[str, Any]:
     return {}
 
 
-def _status_error(provider: str, model: str | None, status: int, raw: bytes) -> UpstreamError:
+def _status_error(
+    provider: str, model: str | None, status: int, raw: bytes, retry_after: str | None = None
+) -> UpstreamError:
     try:
         fields = _error_fields(orjson.loads(raw))
     except orjson.JSONDecodeError:
@@ -52,6 +54,7 @@ def _status_error(provider: str, model: str | None, status: int, raw: bytes) -> 
         code=fields.get("code"),
         provider=provider,
         model=model,
+        retry_after=retry_after,
     )
 
 
@@ -71,6 +74,7 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
             code=fields.get("code"),
             provider=provider,
             model=model,
+            retry_after=exc.response.headers.get("retry-after"),
         ) from exc
     except openai.APIError as exc:  # connection errors, timeouts, broken streams
         raise UpstreamError(
@@ -144,7 +148,13 @@ class OpenAICompatProvider(Provider):
                 self._url, data=orjson.dumps(body), headers=self._headers, proxy=self._proxy
             ) as response:
                 if response.status >= 400:
-                    raise _status_error(self.name, model, response.status, await response.read())
+                    raise _status_error(
+                        self.name,
+                        model,
+                        response.status,
+                        await response.read(),
+                        response.headers.get("Retry-After"),
+                    )
                 pending = b""
                 # Read to the end, [DONE] included, so the connection goes back to the pool.
                 async for data in response.content.iter_any():

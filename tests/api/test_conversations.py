@@ -285,5 +285,5 @@ def test_item_errors(live_server: Server) -> None:
     assert HTTP.get(base + "/items", params={"after": "msg_nope"}).status_code == 400
     assert HTTP.post(base + "/items", json={"items": []}).status_code == 400
     assert HTTP.post(base, json={}).status_code == 400  # metadata is required for an update
-    bad = HTTP.post(base + "/items", json={"items": [{"role": "user", "content": [{"type": "refusal"}]}]})
+    bad = HTTP.post(base + "/items", json={"items": [{"role": "user", "content": [{"type": "bogus"}]}]})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "items[0].content[0].type"

@@ -127,11 +127,21 @@ def test_failure_mid_stream_ends_with_response_failed(live_server: Server) -> No
     assert stored.error is not None and stored.error.message == failed["error"]["message"]
 
 
-def test_upstream_refusal_before_stream(live_server: Server) -> None:
-    _, events = raw_sse(live_server, {"model": "openai/bad-request", "input": "hi"})
-    assert [e["type"] for e in events] == ["response.created", "response.in_progress", "response.failed"]
-    error = events[-1]["response"]["error"]
-    assert error == {"code": "invalid_base64_image", "message": "Invalid base64 image_url."}
+def test_upstream_refusal_before_stream_is_an_http_error(live_server: Server) -> None:
+    """The upstream says 400 before any output: the stream never starts, the client gets the
+    upstream's status and error (as OpenAI answers), and the stored response says failed."""
+    resp = HTTP.post(
+        live_server.url + "/v1/responses", json={"model": "openai/bad-request", "input": "hi", "stream": True}
+    )
+    assert resp.status_code == 400 and resp.headers["content-type"].startswith("application/json")
+    assert resp.json()["error"] == {
+        "message": "Invalid base64 image_url.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_base64",
+    }
+    stored = HTTP.get(live_server.url + "/v1/responses", params={"limit": 1}).json()["data"][0]
+    assert stored["status"] == "failed" and stored["error"]["code"] == "invalid_base64_image"
 
 
 def test_length_finish_is_incomplete(live_server: Server) -> None:

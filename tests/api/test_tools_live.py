@@ -63,10 +63,32 @@ def test_web_search_round_trip(live_server: Server, fake_upstream: Process) -> N
     assert final.usage is not None and final.usage.total_tokens == 32  # two model calls
 
 
-def test_web_search_without_key_fails_the_call_not_the_response(live_server: Server) -> None:
+def test_web_search_without_a_provider_is_not_offered(live_server: Server, fake_upstream: Process) -> None:
+    """No search key: the model is not offered a tool that could only answer "no API key"."""
+    HTTP.delete(fake_upstream.url + "/fake/requests")
     response = live_server.client().responses.create(
         model="openai/tool-call", input="x", tools=[{"type": "web_search_preview"}]
     )
+    assert [item.type for item in response.output] == ["message"] and response.status == "completed"
+    assert response.tools[0].type == "web_search_preview"  # still echoed as the client sent it
+    (body,) = upstream_requests(fake_upstream)
+    assert "tools" not in body and "tool_choice" not in body
+
+
+def test_web_search_without_key_fails_the_call_not_the_response(
+    tmp_path: Path, fake_upstream: Process
+) -> None:
+    """A key that the search provider refuses: the call fails, the response does not."""
+    env = {
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_TAVILY_BASE_URL": fake_upstream.url,
+        "TAVILY_API_KEY": "tvly-wrong",
+    }
+    with start_server(tmp_path, "badkey", env) as server:
+        response = server.client().responses.create(
+            model="openai/tool-call", input="x", tools=[{"type": "web_search_preview"}]
+        )
     assert response.output[0].type == "web_search_call" and response.output[0].status == "failed"
     assert response.status == "completed"
 
@@ -262,9 +284,10 @@ def test_structured_output_upstream(live_server: Server, fake_upstream: Process)
         },
     )
     (body,) = upstream_requests(fake_upstream)
+    # Faithful translation: strict and description reach the upstream, which then enforces the schema.
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "Thing", "schema": schema},
+        "json_schema": {"name": "Thing", "schema": schema, "description": "d", "strict": True},
     }
     assert response.text.format.type == "json_schema" and response.text.format.schema_ == schema  # type: ignore[union-attr]
 
