@@ -106,3 +106,16 @@ def seed_server(
     server = _replay_server(tmp_path_factory.mktemp("replay-faithful"), shared_dir, "faithful")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_server(tmp_path_factory: pytest.TempPathFactory, fake_upstream: Process) -> Iterator[Server]:
+    """Responsa (faithful translation, SQLite) in front of an upstream as strict as OpenAI
+    (`/strict/v1`: unknown Chat Completions fields are a 400), which follows prompt scripts."""
+    server = start_server(
+        tmp_path_factory.mktemp("strict"),
+        "strict",
+        {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": fake_upstream.url + "/strict/v1"},
+    )
+    yield server
+    server.stop()

@@ -13,6 +13,11 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
     tool-loop         calls the first offered tool every time
     slow              one content chunk per 0.2 s, ten of them
     no-usage          like the default, without a usage chunk
+    rate-limited      HTTP 429 with Retry-After: 7
+
+Any model follows a script in the prompt instead (`tests/scripted_model.py`: tool calls, text
+before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
+strict as OpenAI: a field Chat Completions does not define is a 400.
 
 `POST /search` plays Tavily (key `tvly-test`).
 `GET /fake/requests` returns every chat request body received; `DELETE /fake/requests` clears it.
@@ -31,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+import scripted_model
 
 received: list[dict[str, Any]] = []
 
@@ -65,6 +72,16 @@ def _usage(model: str) -> dict[str, Any]:
 
 def _sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+async def _scripted(body: dict[str, Any], step: dict[str, Any], last_tool: str) -> AsyncIterator[bytes]:
+    model = body["model"]
+    for delta in scripted_model.deltas(body, step, last_tool):
+        yield _sse(_chunk(model, delta))
+    yield _sse(_chunk(model, {}, scripted_model.finish_reason(step)))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        yield _sse(_usage(model))
+    yield b"data: [DONE]\n\n"
 
 
 async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
@@ -114,6 +131,22 @@ async def chat(request: Request) -> Response:
     body = await request.json()
     received.append(body)
     model = body.get("model")
+    if request.url.path.startswith("/strict/"):
+        problem = scripted_model.strict_problem(body)
+        if problem is not None:
+            error = {"message": problem, "type": "invalid_request_error", "param": None, "code": None}
+            return JSONResponse({"error": error}, status_code=400)
+    script = scripted_model.script_of(body)
+    if script is not None and body.get("stream"):
+        return StreamingResponse(_scripted(body, *script), media_type="text/event-stream")
+    if model == "rate-limited":
+        error = {
+            "message": "Rate limit reached.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+        return JSONResponse({"error": error}, status_code=429, headers={"Retry-After": "7"})
     if model == "bad-request":
         return JSONResponse(
             {
@@ -186,7 +219,9 @@ async def requests(request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/strict/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/models", models),
+        Route("/strict/v1/models", models),
         Route("/search", tavily, methods=["POST"]),
         Route("/fake/requests", requests, methods=["GET", "DELETE"]),
     ]

@@ -48,12 +48,17 @@ def list_page(data: list[dict[str, Any]], has_more: bool) -> Response:
 def _decode(body: bytes, encoding: str, limit: int) -> bytes:
     """A `Content-Encoding: zstd` or `gzip` body (Codex sends zstd), never larger than `limit`."""
     too_large = PayloadTooLarge(f"The decoded request body is larger than the limit of {limit} bytes.")
+    import zstandard
+
     try:
         if encoding == "zstd":
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(body) as reader:
-                out = reader.read(limit + 1)
+            parts: list[bytes] = []
+            size = 0
+            with zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=True) as reader:
+                while size <= limit and (chunk := reader.read(min(1 << 20, limit + 1 - size))):
+                    parts.append(chunk)
+                    size += len(chunk)
+            out = b"".join(parts)
         elif encoding in ("gzip", "x-gzip"):
             out = zlib.decompressobj(wbits=31).decompress(body, limit + 1)
         elif encoding == "deflate":
@@ -63,7 +68,7 @@ def _decode(body: bytes, encoding: str, limit: int) -> bytes:
                 f"Unsupported Content-Encoding {encoding!r}: send identity, gzip, deflate or zstd.",
                 code="unsupported_content_encoding",
             )
-    except (zlib.error, ValueError, OSError) as exc:
+    except (zlib.error, zstandard.ZstdError, ValueError, OSError) as exc:
         raise InvalidRequest(
             f"The request body could not be decoded as {encoding}: {exc}.", code="invalid_content_encoding"
         ) from None
