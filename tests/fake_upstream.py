@@ -31,13 +31,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import scripted_model
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-import scripted_model
 
 received: list[dict[str, Any]] = []
 
