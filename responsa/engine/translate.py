@@ -125,7 +125,11 @@ def to_chat_messages(
         if converter is not None:
             converter(item, where, builder)
             continue
-        if kind in OUTPUT_KINDS or kind in SILENT_ITEMS:
+        if kind in OUTPUT_KINDS:
+            if item.get("call_id") in builder.open_calls:
+                builder.close()  # an answered call ends its message: a later call starts a new one
+            continue
+        if kind in SILENT_ITEMS:
             continue
         raise InvalidRequest(
             f"Invalid value for '{where}.type': input item type {kind!r} is not supported.",
