@@ -22,7 +22,7 @@ from responsa.engine.items.calls import (
     function_tool_call,
 )
 from responsa.engine.items.messages import MessageItem
-from responsa.engine.items.reasoning import ReasoningItem, upstream_reasoning
+from responsa.engine.items.reasoning import ReasoningItem
 from responsa.engine.response import UsageTotals
 from responsa.engine.tools import CallKind, ToolSet
 from responsa.types import ChatChunk, ChatMessage, Event
@@ -74,6 +74,9 @@ class ModelCall:
         self.finish_reason: str | None = None
         self.service_tier: str | None = None
 
+    def _id(self, prefix: str) -> str:
+        return ids.item_id(prefix, self.response["id"])
+
     def _next_index(self) -> int:
         return len(self.response["output"]) + len(self.open)
 
@@ -91,7 +94,7 @@ class ModelCall:
     def _message(self, events: list[Event]) -> MessageItem:
         self._close_reasoning(events)
         if self.message is None:
-            self.message = MessageItem(self._next_index())
+            self.message = MessageItem(self._next_index(), self._id("msg"))
             self.open.append(self.message)
             events.append(self.message.open())
         return self.message
@@ -109,13 +112,18 @@ class ModelCall:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            thought = upstream_reasoning(delta)
-            if thought is not None:
-                self._reasoning_delta(*thought, events)
+            # The hot loop: one dict lookup per kind of delta, no call unless the kind is there.
+            thought = delta.get("reasoning_content") or delta.get("reasoning")
+            if thought and isinstance(thought, str):
+                key = "reasoning_content" if delta.get("reasoning_content") else "reasoning"
+                self._reasoning_delta(key, thought, events)
             content = delta.get("content")
             if content:
+                message = self.message
+                if message is None or self.reasoning is not None:
+                    message = self._message(events)
                 logprobs = (choice.get("logprobs") or {}).get("content") or None
-                events.extend(self._message(events).text(content, logprobs))
+                events.extend(message.text(content, logprobs))
             refusal = delta.get("refusal")
             if refusal:
                 events.extend(self._message(events).refusal(refusal))
@@ -127,7 +135,9 @@ class ModelCall:
 
     def _reasoning_delta(self, key: str, text: str, events: list[Event]) -> None:
         if self.reasoning is None:
-            self.reasoning = ReasoningItem(self._next_index(), key, self.options.summary, self.options.sealer)
+            self.reasoning = ReasoningItem(
+                self._next_index(), self._id("rs"), key, self.options.summary, self.options.sealer
+            )
             self.open.append(self.reasoning)
             events.extend(self.reasoning.open())
         events.extend(self.reasoning.delta(text))
@@ -137,13 +147,13 @@ class ModelCall:
         position = self._next_index()
         item: ClientCall
         if target.kind == "function":
-            item = FunctionCallItem(position, call_id, target.name, target.namespace)
+            item = FunctionCallItem(position, self._id("fc"), call_id, target.name, target.namespace)
         elif target.kind == "custom":
             item = CustomToolCallItem(
-                position, call_id, target.name, target.namespace, self.options.custom_native
+                position, self._id("ctc"), call_id, target.name, target.namespace, self.options.custom_native
             )
         elif target.kind == "tool_search":
-            item = ToolSearchCallItem(position, call_id)
+            item = ToolSearchCallItem(position, self._id("tsc"), call_id)
         else:
             self.server_calls[index] = ServerCall(index, call_id, name, target.kind)
             return None

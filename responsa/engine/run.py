@@ -145,8 +145,11 @@ class Engine:
         if req.conversation is not None:
             conversation_id = conversations.check_id(req.conversation_id, "conversation")
             items = await conversations.all_items(self.store, conversation_id)
-        known = items or ([*previous.input_items, *previous.response.get("output", [])] if previous else [])
-        req.input = await references.resolve(req.input, self.store, known)
+        if references.has_references(req.input):
+            known = items or (
+                [*previous.input_items, *previous.response.get("output", [])] if previous else []
+            )
+            req.input = await references.resolve(req.input, self.store, known)
         chat_options = translate.ChatOptions(self.faithful, self.sealer, model.custom_native)
         include = req.include or ()
         call_options = CallOptions(
@@ -155,7 +158,9 @@ class Engine:
             sealer=self.sealer if ENCRYPTED_INCLUDE in include else None,
             custom_native=model.custom_native,
         )
-        carried = translate.carried_tools([*items, *req.input] if isinstance(req.input, list) else items)
+        carried = (
+            translate.carried_tools([*items, *req.input] if isinstance(req.input, list) else items) or None
+        )
         tools = ToolSet.from_request(
             req.tools,
             req.tool_choice,
@@ -183,7 +188,7 @@ class Engine:
             model,
             chat,
             chat_history,
-            translate.to_stored_items(req.input),
+            translate.to_stored_items(req.input, response["id"]),
             response,
             tools,
             chat_options,

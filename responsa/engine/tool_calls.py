@@ -120,7 +120,7 @@ class ToolRunner:
         ]
         for request, listing in ordered:
             item: Item = {
-                "id": ids.new_id("mcpl"),
+                "id": ids.item_id("mcpl", self.response["id"]),
                 "type": "mcp_list_tools",
                 "server_label": request.server.label,
                 "tools": [],
@@ -150,7 +150,7 @@ class ToolRunner:
     def ask(self, call: ServerCall) -> list[Event]:
         binding = self.tools.mcp[call.name]
         item: Item = {
-            "id": ids.new_id("mcpr"),
+            "id": ids.item_id("mcpr", self.response["id"]),
             "type": "mcp_approval_request",
             "name": call.name,
             "arguments": call.arguments or "{}",
@@ -179,7 +179,7 @@ class ToolRunner:
         else:
             outcome = await mcp.call_tool(binding.server, call.name, arguments)
         item: Item = {
-            "id": ids.new_id("mcp"),
+            "id": ids.item_id("mcp", self.response["id"]),
             "type": "mcp_call",
             "server_label": binding.server.label,
             "name": call.name,
@@ -195,7 +195,7 @@ class ToolRunner:
     async def _web_search(self, call: ServerCall) -> tuple[list[Event], ChatMessage]:
         query = query_of(call.arguments)
         item: Item = {
-            "id": ids.new_id("ws"),
+            "id": ids.item_id("ws", self.response["id"]),
             "type": "web_search_call",
             "status": "completed",
             "action": {"type": "search", "query": query},

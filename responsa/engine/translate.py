@@ -200,19 +200,20 @@ def normalize_item(item: Item) -> Item:
     return shown
 
 
-def with_id(item: Item) -> Item:
-    """The item with an id: its own, or a new one (`msg_` for messages, `item_` otherwise)."""
+def with_id(item: Item, response_id: str | None = None) -> Item:
+    """The item with an id: its own, or a new one (`msg_` for messages, `item_` otherwise),
+    made for `response_id` when the item is a response's input (`ids.item_id`)."""
     if item.get("id"):
         return item
-    kind = item.get("type") or "message"
-    return {**item, "id": ids.message_id() if kind == "message" else ids.new_id("item")}
+    prefix = "msg" if (item.get("type") or "message") == "message" else "item"
+    return {**item, "id": ids.item_id(prefix, response_id) if response_id else ids.new_id(prefix)}
 
 
-def to_stored_items(input: str | list[Item]) -> list[Item]:
+def to_stored_items(input: str | list[Item], response_id: str | None = None) -> list[Item]:
     """The request's input as the items `input_items` lists (ids, statuses and typed parts added)."""
     if isinstance(input, str):
         input = [{"type": "message", "role": "user", "content": input}]
-    return [with_id(normalize_item(item)) for item in input]
+    return [with_id(normalize_item(item), response_id) for item in input]
 
 
 def _response_format(text: dict[str, Any] | None, faithful: bool) -> dict[str, Any] | None:

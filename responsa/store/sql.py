@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from responsa import ids
 from responsa.store.base import Order, Page, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
 from responsa.store.database import Database
@@ -93,8 +94,13 @@ class SqlStore(SqlConversations, SqlJobs, Store):
 
     def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
         conn.execute(self._upsert(), self._values(stored))
-        item_ids = {item["id"] for item in stored.input_items if isinstance(item.get("id"), str)}
-        item_ids.update(i["id"] for i in stored.response.get("output", ()) if isinstance(i.get("id"), str))
+        # Items whose id was made for this response are found through it (`ids.item_id`); only
+        # other ids (given by the client, or referenced from elsewhere) need an index row.
+        item_ids = {
+            item["id"]
+            for item in (*stored.input_items, *stored.response.get("output", ()))
+            if isinstance(item.get("id"), str) and not ids.belongs_to(item["id"], stored.id)
+        }
         if item_ids:
             if self._index_statement is None:
                 dialect = postgresql if self.db.dialect == "postgresql" else sqlite
@@ -140,18 +146,19 @@ class SqlStore(SqlConversations, SqlJobs, Store):
             for raw in conn.scalars(select(ci.item).where(ci.id.in_(item_ids)).order_by(ci.pk)):
                 item = orjson.loads(raw)
                 found[item["id"]] = item
-            ri = response_items.c
-            owners = conn.execute(
-                select(ri.item_id, ri.response_id).where(ri.item_id.in_(item_ids)).order_by(ri.created_at)
-            ).all()
-            newest = {row.item_id: row.response_id for row in owners}  # later rows win
+            ri, rc = response_items.c, responses.c
+            indexed = set(conn.scalars(select(ri.response_id).where(ri.item_id.in_(item_ids))))
+            # Ids made for a response carry half of its id: its row is a range on the id index.
+            stems = {stem for i in item_ids if (stem := ids.response_stem(i)) is not None}
+            ranges = [and_(rc.id >= f"resp_{stem}", rc.id < f"resp_{stem}g") for stem in stems]
+            conditions = [*ranges, rc.id.in_(indexed)] if indexed else ranges
+            if not conditions:
+                return found
             rows = conn.execute(
-                select(responses.c.id, responses.c.input_items, responses.c.response).where(
-                    responses.c.id.in_(set(newest.values()))
-                )
+                select(rc.input_items, rc.response).where(or_(*conditions)).order_by(rc.created_at, rc.pk)
             ).all()
-            for row in rows:
-                wanted = {item_id for item_id, owner in newest.items() if owner == row.id}
+            wanted = set(item_ids)
+            for row in rows:  # oldest first: the newest response holding an id wins
                 response = orjson.loads(row.response)
                 for item in [*orjson.loads(row.input_items), *response.get("output", ())]:
                     if item.get("id") in wanted:

@@ -13,6 +13,7 @@ import openai
 import pytest
 import zstandard
 
+from responsa import ids
 from tests.support import HTTP, Process, Server, upstream_requests
 
 
@@ -237,6 +238,15 @@ def test_item_references_resolve_to_stored_items(strict_server: Server, fake: Pr
     assert second.status == "completed"
     messages = upstream_requests(fake)[1]["messages"]
     assert messages[1] == {"role": "assistant", "content": [{"type": "text", "text": "Hi Ada."}]}
+    # An id the client chose is indexed when stored; one Responsa made carries its response's id.
+    given = client.responses.create(
+        model="gpt-4o",
+        input=[{"type": "message", "role": "user", "id": "msg_client_1", "content": "Remember me."}],
+    )
+    assert ids.belongs_to(given.output[0].id, given.id) and not ids.belongs_to("msg_client_1", given.id)
+    client.responses.create(model="gpt-4o", input=[{"type": "item_reference", "id": "msg_client_1"}])  # type: ignore[typeddict-item]
+    stored_shape = [{"role": "user", "content": [{"type": "text", "text": "Remember me."}]}]
+    assert upstream_requests(fake)[-1]["messages"] == stored_shape  # as input_items shows it
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="gpt-4o", input=[{"type": "item_reference", "id": "msg_nope"}])  # type: ignore[typeddict-item]
     assert info.value.body["param"] == "input[0].id"  # type: ignore[index]

@@ -18,7 +18,6 @@ import json
 import re
 from typing import Any
 
-from responsa import ids
 from responsa.engine.items.base import ChatBuilder, require_str
 from responsa.engine.items.content import tool_output_messages
 from responsa.errors import InvalidRequest
@@ -132,8 +131,10 @@ def output_call_id(item: Item, where: str) -> str:
 class FunctionCallItem:
     """One function call the model made, streamed as its arguments arrive."""
 
-    def __init__(self, output_index: int, call_id: str, name: str, namespace: str | None = None) -> None:
-        self.id = ids.function_call_id()
+    def __init__(
+        self, output_index: int, item_id: str, call_id: str, name: str, namespace: str | None = None
+    ) -> None:
+        self.id = item_id
         self.output_index = output_index
         self.call_id = call_id
         self.name = name
@@ -275,9 +276,9 @@ class CustomToolCallItem:
     decoded as it arrives."""
 
     def __init__(
-        self, output_index: int, call_id: str, name: str, namespace: str | None, native: bool
+        self, output_index: int, item_id: str, call_id: str, name: str, namespace: str | None, native: bool
     ) -> None:
-        self.id = ids.new_id("ctc")
+        self.id = item_id
         self.output_index = output_index
         self.call_id = call_id
         self.name = name
@@ -353,8 +354,8 @@ class CustomToolCallItem:
 class ToolSearchCallItem:
     """The model asks the client to search for tools (`tool_search` with execution "client")."""
 
-    def __init__(self, output_index: int, call_id: str) -> None:
-        self.id = ids.new_id("tsc")
+    def __init__(self, output_index: int, item_id: str, call_id: str) -> None:
+        self.id = item_id
         self.output_index = output_index
         self.call_id = call_id
         self.name = TOOL_SEARCH

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from responsa import ids
 from responsa.engine.items.base import MESSAGE_ROLES, ChatBuilder
 from responsa.engine.items.content import chat_content
 from responsa.errors import InvalidRequest
@@ -44,8 +43,8 @@ def convert_message(item: Item, where: str, builder: ChatBuilder) -> None:
 class MessageItem:
     """The assistant message of one model call."""
 
-    def __init__(self, output_index: int) -> None:
-        self.id = ids.message_id()
+    def __init__(self, output_index: int, item_id: str) -> None:
+        self.id = item_id
         self.output_index = output_index
         self.parts: list[dict[str, Any]] = []
         self._open_kind: str | None = None

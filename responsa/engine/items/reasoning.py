@@ -16,24 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from responsa import ids
 from responsa.crypto import Sealer
 from responsa.engine.items.base import ChatBuilder
 from responsa.types import Event, Item
 
 PURPOSE = "reasoning"
 DEFAULT_KEY = "reasoning_content"
-UPSTREAM_KEYS = ("reasoning_content", "reasoning")
 ENCRYPTED_INCLUDE = "reasoning.encrypted_content"
-
-
-def upstream_reasoning(delta: dict[str, Any]) -> tuple[str, str] | None:
-    """(key, text) of a chat delta's reasoning, if it has any."""
-    for key in UPSTREAM_KEYS:
-        text = delta.get(key)
-        if isinstance(text, str) and text:
-            return key, text
-    return None
 
 
 def convert_reasoning(item: Item, where: str, builder: ChatBuilder) -> None:
@@ -55,8 +44,10 @@ def convert_reasoning(item: Item, where: str, builder: ChatBuilder) -> None:
 class ReasoningItem:
     """The reasoning of one model call: item added -> part(s) added -> deltas -> done."""
 
-    def __init__(self, output_index: int, key: str, summary: bool, sealer: Sealer | None) -> None:
-        self.id = ids.new_id("rs")
+    def __init__(
+        self, output_index: int, item_id: str, key: str, summary: bool, sealer: Sealer | None
+    ) -> None:
+        self.id = item_id
         self.output_index = output_index
         self.key = key
         self.summary = summary

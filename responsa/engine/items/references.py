@@ -18,8 +18,14 @@ from responsa.types import Item
 KIND = "item_reference"
 
 
+def has_references(input: str | list[Item]) -> bool:
+    if isinstance(input, str):
+        return False
+    return any(item.get("type") == KIND for item in input)
+
+
 async def resolve(input: str | list[Item], store: Store, known: Iterable[Item] = ()) -> str | list[Item]:
-    if isinstance(input, str) or not any(item.get("type") == KIND for item in input):
+    if isinstance(input, str) or not has_references(input):
         return input
     wanted: list[str] = []
     for i, item in enumerate(input):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from responsa import ids
 from responsa.engine.model_call import CallOptions, ModelCall
 from responsa.engine.response import UsageTotals
 from responsa.engine.tools import ToolOptions, ToolSet
@@ -23,7 +24,7 @@ TOOLS = [
 
 def call_with(options: CallOptions, *chunks: dict[str, object]) -> tuple[list[dict[str, object]], ModelCall]:
     tools = ToolSet.from_request(TOOLS, None, ToolOptions(options.faithful, options.custom_native))
-    call = ModelCall({"output": []}, UsageTotals(), tools, options)
+    call = ModelCall({"id": ids.response_id(), "output": []}, UsageTotals(), tools, options)
     events = [e for c in chunks for e in call.on_chunk(c)] + call.finish("completed")
     return events, call
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from responsa import ids
 from responsa.crypto import Sealer, new_key
 from responsa.engine.items.reasoning import ReasoningItem
 from responsa.engine.model_call import CallOptions, ModelCall
@@ -21,7 +22,7 @@ def chunk(**delta: object) -> dict[str, object]:
 
 
 def run(options: CallOptions, *chunks: dict[str, object]) -> tuple[list[str], ModelCall]:
-    response: dict[str, object] = {"output": []}
+    response: dict[str, object] = {"id": ids.response_id(), "output": []}
     call = ModelCall(response, UsageTotals(), ToolSet.from_request(None, None), options)
     events = [e for c in chunks for e in call.on_chunk(c)] + call.finish("completed")
     return [e["type"] for e in events], call
@@ -106,6 +107,6 @@ def test_another_servers_key_and_another_purpose_are_refused() -> None:
 
 
 def test_item_is_sealed_once() -> None:
-    item = ReasoningItem(0, "reasoning_content", False, SEALER)
+    item = ReasoningItem(0, "rs_1", "reasoning_content", False, SEALER)
     item.delta("abc")
     assert item.item("completed")["encrypted_content"] == item.item("completed")["encrypted_content"]
