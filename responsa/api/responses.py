@@ -38,10 +38,11 @@ async def _load(store: Store, response_id: str) -> StoredResponse:
 LIFECYCLE_START = frozenset({"response.created", "response.in_progress"})
 
 
-async def _opened_stream(events: EventStream, run: PreparedRun) -> EventStream:
-    """The stream, once it has produced output or ended. An upstream that refuses before any
-    output (context too long, bad image, rate limit) is raised here as that HTTP error, as
-    OpenAI does; waiting for it costs no first-token time, only the lifecycle events' head start."""
+async def _open_stream(events: EventStream, run: PreparedRun) -> list[Event]:
+    """The stream's first events, up to its first output or its end. An upstream that refuses
+    before any output (context too long, bad image, rate limit) is raised here as that HTTP
+    error, as OpenAI does; waiting for it costs no first-token time, only the lifecycle events'
+    head start."""
     head: list[Event] = []
     async for event in events:
         head.append(event)
@@ -56,17 +57,7 @@ async def _opened_stream(events: EventStream, run: PreparedRun) -> EventStream:
     ):
         await events.aclose()  # type: ignore[attr-defined]
         raise run.error
-
-    async def chained() -> EventStream:
-        try:
-            for event in head:
-                yield event
-            async for event in events:
-                yield event
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-
-    return chained()
+    return head
 
 
 @router.post("/v1/responses")
@@ -84,7 +75,8 @@ async def create_response(request: Request) -> Response:
             return sse.response_stream(tail(engine.store, queued["id"], -1))
         return json_response(queued)
     if req.stream:
-        return sse.response_stream(await _opened_stream(engine.stream(prepared), prepared))
+        events = engine.stream(prepared)
+        return sse.response_stream(events, await _open_stream(events, prepared))
     final, error = await engine.collect(prepared)
     if error is not None:
         raise error

@@ -18,7 +18,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from responsa.batches import ready_batches
-from responsa.types import EventStream
+from responsa.types import Event, EventStream
 
 DONE = b"data: [DONE]\n\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -28,7 +28,9 @@ def frame(event: dict[str, object]) -> bytes:
     return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
-async def _response_frames(events: EventStream) -> AsyncIterator[bytes]:
+async def _response_frames(events: EventStream, head: list[Event]) -> AsyncIterator[bytes]:
+    if head:
+        yield b"".join([frame(event) for event in head])
     async with aclosing(ready_batches(events)) as batches:
         async for batch in batches:
             yield b"".join([frame(event) for event in batch])
@@ -39,8 +41,9 @@ class EventStreamResponse(StreamingResponse):
     """A stream of Responses events. When the client goes away, the stream is cancelled where it
     is (the engine then stores the response as failed); one watcher task, not a task group."""
 
-    def __init__(self, events: EventStream) -> None:
-        super().__init__(_response_frames(events), media_type="text/event-stream", headers=HEADERS)
+    def __init__(self, events: EventStream, head: list[Event] | None = None) -> None:
+        frames = _response_frames(events, head or [])
+        super().__init__(frames, media_type="text/event-stream", headers=HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
@@ -73,8 +76,9 @@ class EventStreamResponse(StreamingResponse):
             await self.body_iterator.aclose()  # type: ignore[attr-defined]
 
 
-def response_stream(events: EventStream) -> EventStreamResponse:
-    return EventStreamResponse(events)
+def response_stream(events: EventStream, head: list[Event] | None = None) -> EventStreamResponse:
+    """The stream of `events`, after the `head` events already read from it."""
+    return EventStreamResponse(events, head)
 
 
 def data_stream(chunks: AsyncIterator[bytes]) -> StreamingResponse:
