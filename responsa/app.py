@@ -14,14 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
+from responsa.auth.guard import Guard
+from responsa.auth.principal import current_principal
 from responsa.config import Settings
 from responsa.crypto import Sealer, new_key
 from responsa.engine.background import JobRunner
 from responsa.engine.run import Engine
+from responsa.errors import ResponsaError
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
 from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
@@ -72,18 +76,31 @@ def app_from_environment() -> FastAPI:
 
 class Responsa(FastAPI):
     """The FastAPI app, plus `fast_routes`: bare ASGI apps for the hot routes, taken before
-    FastAPI's middleware, routing and dependency solving (a fifth of a request's CPU)."""
+    FastAPI's middleware, routing and dependency solving (a fifth of a request's CPU). Every
+    HTTP request passes the guard first (`auth/guard.py`), which names its principal."""
 
     fast_routes: dict[tuple[str, str], ASGIApp]
+    guard: Guard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] != "http" or self.guard is None:
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            principal = await self.guard.check(scope)
+        except ResponsaError as exc:
+            await handlers.error_response(exc)(scope, receive, send)
+            return
+        token = current_principal.set(principal)
+        try:
             route = self.fast_routes.get((scope["method"], scope["path"]))
             if route is not None:
                 scope["app"] = self  # what FastAPI sets too: handlers reach `app.state` through it
                 await route(scope, receive, send)
                 return
-        await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)
+        finally:
+            current_principal.reset(token)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -93,6 +110,8 @@ def create_app(settings: Settings) -> FastAPI:
         await store.start()
         registry, search = build_upstreams(settings)
         await registry.start()
+        guard = Guard(settings, store, auth_on=settings.oidc is not None or await store.has_api_keys())
+        log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         engine = Engine(
             store, registry, search, sealer=Sealer(key), faithful=settings.translation == "faithful"
@@ -103,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
+        app.guard = guard  # type: ignore[attr-defined]
         if not registry.providers:
             log.warning(
                 "no inference provider is configured: set OPENAI_API_KEY, pass --config, or install the "
@@ -127,10 +147,20 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = Responsa(title="Responsa", version="0.1.0", lifespan=lifespan)
     app.add_middleware(TestIdMiddleware)
+    if settings.cors_allow_origins:  # off unless the operator lists origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", "openai-beta", "x-responsa-test-id"],
+        )
     handlers.install(app)
-    app.fast_routes = {
-        ("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))
-    }
+    # The hot route skips FastAPI's middleware, so it is used only when no CORS headers are needed.
+    app.fast_routes = (
+        {}
+        if settings.cors_allow_origins
+        else {("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))}
+    )
     for module in (responses, conversations, chat, models):
         app.include_router(module.router)
     return app

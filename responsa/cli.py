@@ -1,13 +1,16 @@
-"""`responsa serve`: parse arguments, build Settings, run uvicorn."""
+"""`responsa serve` (parse arguments, build Settings, run uvicorn) and `responsa keys`
+(API keys in the configured database)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
+import time
 
-from responsa.config import ConfigError, configure_logging, load_settings
+from responsa.config import ConfigError, Settings, configure_logging, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,7 +23,62 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8321)
     serve.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
     serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address without API keys or OIDC (anyone who reaches it can use it)",
+    )
+    keys = commands.add_parser("keys", help="API keys in the configured database")
+    keys.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a key and print it (once)")
+    create.add_argument("--name", default="key", help="a label for the key")
+    create.add_argument("--owner", help="the owner its objects belong to (default: the key's own id)")
+    create.add_argument("--admin", action="store_true", help="may read every owner's objects")
+    actions.add_parser("list", help="the keys, without their secrets")
+    revoke = actions.add_parser("revoke", help="revoke a key at once, on every replica")
+    revoke.add_argument("key_id")
     return parser
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from responsa.auth.keys import create
+    from responsa.store.sql import SqlStore
+
+    store = SqlStore(settings.db_url)
+    await store.start()
+    try:
+        if args.action == "create":
+            key, record = await create(store, args.name, args.owner, args.admin)
+            print(key)
+            print(f"id {record.id}, owner {record.owner}{', admin' if record.admin else ''}", file=sys.stderr)
+            print(
+                "The key is shown only now; restart a server that ran open to turn authentication on.",
+                file=sys.stderr,
+            )
+        elif args.action == "list":
+            for k in await store.list_api_keys():
+                state = "revoked" if k.revoked_at is not None else "active"
+                print(f"{k.id}\t{k.name}\towner={k.owner}\t{'admin' if k.admin else 'user'}\t{state}")
+        elif not await store.revoke_api_key(args.key_id, int(time.time())):
+            print(f"responsa: no active key {args.key_id!r}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await store.close()
+
+
+async def _auth_configured(settings: Settings) -> bool:
+    from responsa.store.sql import SqlStore
+
+    if settings.oidc is not None:
+        return True
+    store = SqlStore(settings.db_url)
+    await store.start()
+    try:
+        return await store.has_api_keys()
+    finally:
+        await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +88,23 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"responsa: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if args.command == "keys":
+        raise SystemExit(asyncio.run(_keys(settings, args)))
+    from responsa.auth.guard import is_loopback
+
+    if (
+        not is_loopback(args.host)
+        and not args.insecure_no_auth
+        and not asyncio.run(_auth_configured(settings))
+    ):
+        print(
+            f"responsa: refusing to serve {args.host} without authentication: create a key "
+            "(`responsa keys create`), configure auth.oidc, or pass --insecure-no-auth",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    os.environ["RESPONSA_BIND_HOST"] = args.host  # the Host check's default, in every worker
+    settings = settings.model_copy(update={"bind_host": args.host})
 
     import uvicorn
 

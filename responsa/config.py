@@ -52,6 +52,19 @@ class ProviderConfig(BaseModel):
     n_ctx: int = Field(default=4096, ge=256)
 
 
+class OidcConfig(BaseModel):
+    """Bearer JWTs from an OIDC issuer (`auth.oidc` in the config file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str
+    audience: str
+    jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json
+    owner_claim: str = "sub"
+    admin_claim: str | None = None  # a claim that is true for admins
+    leeway_s: float = Field(default=30.0, ge=0)
+
+
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,6 +91,13 @@ class Settings(BaseModel):
     # The key that seals reasoning sent to stateless clients (`reasoning.encrypted_content`):
     # 32 bytes, base64. Unset: one is generated once and kept in the database.
     secret_key: str | None = None
+    # Security (README "Security"): API keys live in the database (`responsa keys create`);
+    # `oidc` accepts JWTs instead. With neither, the server runs open, on loopback only.
+    oidc: OidcConfig | None = None
+    bind_host: str = "127.0.0.1"  # set by `responsa serve --host`
+    # Host headers accepted (DNS rebinding): default the bound host, localhost and 127.0.0.1.
+    trusted_hosts: tuple[str, ...] = ()
+    cors_allow_origins: tuple[str, ...] = ()  # CORS is off unless origins are listed
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
     background_workers: int = Field(default=4, ge=1)
@@ -195,10 +215,25 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_TRANSLATION": "translation",
         "RESPONSA_DEFAULT_PROVIDER": "default_provider",
         "RESPONSA_SECRET_KEY": "secret_key",
+        "RESPONSA_BIND_HOST": "bind_host",
+        "RESPONSA_TRUSTED_HOSTS": "trusted_hosts",
+        "RESPONSA_CORS_ALLOW_ORIGINS": "cors_allow_origins",
     }
     for var, key in overrides.items():
         if env.get(var):
             data[key] = env[var]
+    for key in ("trusted_hosts", "cors_allow_origins"):
+        if isinstance(data.get(key), str):
+            data[key] = [part.strip() for part in data[key].split(",") if part.strip()]
+    for section, keys in (("auth", {"oidc": "oidc"}), ("cors", {"allow_origins": "cors_allow_origins"})):
+        value = data.pop(section, None)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or set(value) - set(keys):
+            raise ConfigError(f"invalid setting {section}: expected a mapping with {', '.join(keys)}")
+        for key, target in keys.items():
+            if key in value:
+                data[target] = value[key]
     dirs = data.get("recording_dirs")
     if isinstance(dirs, str):
         data["recording_dirs"] = [d for d in dirs.split(os.pathsep) if d]

@@ -2,7 +2,9 @@
 
     ResponsaError                 500 server_error (base: never raised directly for user input)
     ├── InvalidRequest            400 invalid_request_error  (bad parameter, bad JSON, bad item)
-    │   └── PayloadTooLarge       413 invalid_request_error
+    │   ├── PayloadTooLarge       413 invalid_request_error
+    │   └── UnsupportedMediaType  415 invalid_request_error (POST bodies are JSON only)
+    ├── Unauthorized              401 invalid_request_error, code invalid_api_key
     ├── NotFound                  404 invalid_request_error  (response, model, conversation ...)
     ├── Conflict                  409 invalid_request_error
     ├── UpstreamError             the upstream's own status (4xx, 429) or 502; carries the
@@ -50,6 +52,17 @@ class InvalidRequest(ResponsaError):
 class PayloadTooLarge(InvalidRequest):
     status_code = 413
     default_code = "request_too_large"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    status_code = 415
+    default_code = "unsupported_media_type"
+
+
+class Unauthorized(ResponsaError):
+    status_code = 401
+    error_type = "invalid_request_error"
+    default_code = "invalid_api_key"
 
 
 class NotFound(ResponsaError):

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from responsa import ids
 from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.auth.principal import current_principal
 from responsa.engine import conversations as conv
 from responsa.engine.request import (
     CreateConversationRequest,
@@ -36,9 +37,14 @@ def _shown(conversation: StoredConversation) -> dict[str, object]:
     }
 
 
+def _scope() -> str | None:
+    return current_principal.get().scope
+
+
 async def _existing(store: Store, conversation_id: str) -> StoredConversation:
+    """The caller's conversation (any owner's for an admin); another owner's is a 404."""
     conv.check_id(conversation_id)
-    found = await store.get_conversation(conversation_id)
+    found = await store.get_conversation(conversation_id, _scope())
     if found is None:
         raise conv.not_found(conversation_id)
     return found
@@ -53,7 +59,8 @@ def _item_list(items: list[Item], has_more: bool) -> Response:
 async def create_conversation(request: Request, store: Annotated[Store, Depends(store)]) -> Response:
     body = parse_body(CreateConversationRequest, await read_json(request))
     items = conv.prepare_items(body.items) if body.items is not None else []
-    conversation = StoredConversation(ids.new_id("conv"), int(time.time()), body.metadata or {})
+    owner = current_principal.get().owner
+    conversation = StoredConversation(ids.new_id("conv"), int(time.time()), body.metadata or {}, owner)
     await store.create_conversation(conversation, items)
     return json_response(_shown(conversation))
 
@@ -69,7 +76,7 @@ async def update_conversation(
 ) -> Response:
     conv.check_id(conversation_id)
     body = parse_body(UpdateConversationRequest, await read_json(request))
-    updated = await store.update_conversation(conversation_id, body.metadata)
+    updated = await store.update_conversation(conversation_id, body.metadata, _scope())
     if updated is None:
         raise conv.not_found(conversation_id)
     return json_response(_shown(updated))
@@ -78,7 +85,7 @@ async def update_conversation(
 @router.delete("/v1/conversations/{conversation_id}")
 async def delete_conversation(conversation_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     conv.check_id(conversation_id)
-    if not await store.delete_conversation(conversation_id):
+    if not await store.delete_conversation(conversation_id, _scope()):
         raise conv.not_found(conversation_id)
     return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
@@ -92,7 +99,7 @@ async def create_items(
     items = conv.prepare_items(body.items)
     if not items:
         raise InvalidRequest("Invalid value for 'items': expected at least one item.", param="items")
-    if not await store.add_items(conversation_id, items, int(time.time())):
+    if not await store.add_items(conversation_id, items, int(time.time()), _scope()):
         raise conv.not_found(conversation_id)
     return _item_list(items, False)
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from responsa.api import sse
 from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.auth.principal import current_principal
 from responsa.engine.background import FINISHED, job_context, tail
 from responsa.engine.request import parse_create_request
 from responsa.engine.run import Engine, PreparedRun
@@ -29,7 +30,8 @@ def _not_found(response_id: str) -> NotFound:
 
 
 async def _load(store: Store, response_id: str) -> StoredResponse:
-    stored = await store.get_response(response_id)
+    """The caller's response (any owner's for an admin); another owner's is a 404."""
+    stored = await store.get_response(response_id, current_principal.get().scope)
     if stored is None:
         raise _not_found(response_id)
     return stored
@@ -67,7 +69,7 @@ async def create_response(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     data = await read_json(request)
     req = parse_create_request(data)
-    prepared = await engine.prepare(req)
+    prepared = await engine.prepare(req, principal=current_principal.get())
     if req.background:
         queued = await engine.enqueue(prepared, data, job_context())
         request.app.state.runner.nudge()
@@ -92,7 +94,10 @@ async def list_responses(
     order: Order = "desc",
     model: str | None = None,
 ) -> Response:
-    page = await store.list_responses(after=after, before=before, limit=limit, order=order, model=model)
+    scope = current_principal.get().scope
+    page = await store.list_responses(
+        after=after, before=before, limit=limit, order=order, model=model, owner=scope
+    )
     if page is None:
         cursor = "after" if after is not None else "before"
         raise InvalidRequest(f"Invalid value for '{cursor}': no stored response has that id.", param=cursor)
@@ -146,7 +151,7 @@ async def cancel_response(response_id: str, store: Annotated[Store, Depends(stor
 
 @router.delete("/v1/responses/{response_id}")
 async def delete_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
-    if not await store.delete_response(response_id):
+    if not await store.delete_response(response_id, current_principal.get().scope):
         raise _not_found(response_id)
     return json_response({"id": response_id, "object": "response", "deleted": True})
 

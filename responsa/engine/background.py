@@ -23,6 +23,7 @@ import socket
 from contextlib import aclosing
 from typing import Any
 
+from responsa.auth.principal import Principal, current_principal
 from responsa.batches import ready_batches
 from responsa.context import current_provider_data, current_test_id
 from responsa.engine.request import CreateResponseRequest
@@ -109,6 +110,7 @@ class JobRunner:
     async def _run(self, job: Job) -> None:
         current_test_id.set(job.context.get("test_id"))
         current_provider_data.set(job.context.get("provider_data"))
+        principal = Principal(str(job.context.get("owner") or ""), bool(job.context.get("admin")))
         stored = await self.store.get_response(job.response_id)
         if stored is None:  # deleted while queued
             await self.store.finish_job(job.response_id, self.owner)
@@ -116,7 +118,7 @@ class JobRunner:
         try:
             request = CreateResponseRequest.model_validate(job.request)
             run = await self.engine.prepare(
-                request, response_id=job.response_id, created_at=stored.created_at
+                request, principal=principal, response_id=job.response_id, created_at=stored.created_at
             )
         except ResponsaError as exc:  # e.g. the previous response was deleted meanwhile
             stored.status = "failed"
@@ -164,5 +166,11 @@ class JobRunner:
 
 
 def job_context() -> dict[str, Any]:
-    """What a job needs of the creating request: its test id and provider data."""
-    return {"test_id": current_test_id.get(), "provider_data": current_provider_data.get()}
+    """What a job needs of the creating request: its test id, provider data and caller."""
+    principal = current_principal.get()
+    return {
+        "test_id": current_test_id.get(),
+        "provider_data": current_provider_data.get(),
+        "owner": principal.owner,
+        "admin": principal.admin,
+    }

@@ -81,8 +81,8 @@ def history(
     return translate.to_chat_messages(items + new_items, first_new=len(items), options=options)
 
 
-async def all_items(store: Store, conversation_id: str) -> list[Item]:
-    items = await store.all_items(conversation_id)
+async def all_items(store: Store, conversation_id: str, owner: str | None = None) -> list[Item]:
+    items = await store.all_items(conversation_id, owner)
     if items is None:
         raise not_found(conversation_id, "conversation")
     return items

@@ -25,12 +25,15 @@ def check_exclusive(req: CreateResponseRequest) -> None:
         )
 
 
-async def previous_response(req: CreateResponseRequest, store: Store) -> StoredResponse | None:
-    """The response to continue from (its `messages` are the history), or None."""
+async def previous_response(
+    req: CreateResponseRequest, store: Store, owner: str | None = None
+) -> StoredResponse | None:
+    """The response to continue from (its `messages` are the history), or None; another
+    owner's response is not found."""
     check_exclusive(req)
     if req.previous_response_id is None:
         return None
-    previous = await store.get_response(req.previous_response_id)
+    previous = await store.get_response(req.previous_response_id, owner)
     if previous is None:
         raise NotFound(
             f"Previous response with id '{req.previous_response_id}' not found.",

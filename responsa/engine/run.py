@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responsa import ids
+from responsa.auth.principal import OPEN, Principal
 from responsa.context import current_provider_data
 from responsa.crypto import Sealer
 from responsa.engine import conversations, history, translate
@@ -69,6 +70,7 @@ class PreparedRun:
     # If the stream stops early: "fail" (client gone: store it failed), "cancel" (a background
     # job was cancelled: store it cancelled), "abandon" (another worker will run it: store nothing)
     on_abort: str = "fail"
+    principal: Principal = OPEN  # who asked: the owner of what this run stores
 
     def stored(self, response: dict[str, Any], messages: ChatMessages | None = None) -> StoredResponse:
         """This run's response (in the given state) as the store keeps it."""
@@ -82,6 +84,7 @@ class PreparedRun:
             messages=messages or [],
             previous_response_id=self.request.previous_response_id,
             conversation_id=self.conversation_id,
+            owner=self.principal.owner,
         )
 
 
@@ -116,10 +119,18 @@ class Engine:
         return self.search.available(key if isinstance(key, str) else None)
 
     async def prepare(
-        self, req: CreateResponseRequest, *, response_id: str | None = None, created_at: int | None = None
+        self,
+        req: CreateResponseRequest,
+        *,
+        principal: Principal = OPEN,
+        response_id: str | None = None,
+        created_at: int | None = None,
     ) -> PreparedRun:
         """Every check that can fail before streaming starts, and the first upstream request.
-        A background job prepares again in its worker, keeping its response id and time."""
+        A background job prepares again in its worker, keeping its response id and time.
+        Everything the request names (previous response, conversation, referenced items) must
+        be the principal's own; another owner's is not found."""
+        scope = principal.scope
         if req.background and not req.store:
             raise InvalidRequest(
                 "Invalid value for 'background': background responses must be stored; "
@@ -139,17 +150,17 @@ class Engine:
         model = self.registry.resolve(req.model)
         if model.model_type != "llm":
             raise InvalidRequest(f"Model '{req.model}' is not a language model.", param="model")
-        previous = await history.previous_response(req, self.store)
+        previous = await history.previous_response(req, self.store, scope)
         conversation_id: str | None = None
         items: list[Item] = []
         if req.conversation is not None:
             conversation_id = conversations.check_id(req.conversation_id, "conversation")
-            items = await conversations.all_items(self.store, conversation_id)
+            items = await conversations.all_items(self.store, conversation_id, scope)
         if references.has_references(req.input):
             known = items or (
                 [*previous.input_items, *previous.response.get("output", [])] if previous else []
             )
-            req.input = await references.resolve(req.input, self.store, known)
+            req.input = await references.resolve(req.input, self.store, known, scope)
         chat_options = translate.ChatOptions(self.faithful, self.sealer, model.custom_native)
         include = req.include or ()
         call_options = CallOptions(
@@ -197,6 +208,7 @@ class Engine:
             previous,
             conversation_id,
             [item["id"] for item in items],
+            principal=principal,
         )
 
     async def stream(self, run: PreparedRun, start: int = 0) -> EventStream:
@@ -264,7 +276,7 @@ class Engine:
         """Under the turn lease: rebuild the history if the conversation changed since `prepare`
         (a turn that ran meanwhile); the ids tell, so an unchanged one is not read again."""
         if await self.store.item_ids(conversation_id) != run.conversation_item_ids:
-            items = await conversations.all_items(self.store, conversation_id)
+            items = await conversations.all_items(self.store, conversation_id, run.principal.scope)
             run.history = conversations.history(items, run.request.input, run.chat_options)
             run.chat["messages"] = run.system + run.history
 

@@ -11,6 +11,10 @@ so replicas on one PostgreSQL serialize them too.
 
 Implementations raise nothing for missing rows: lookups return None and deletes return False;
 the engine decides which error the client sees.
+
+Ownership: responses and conversations carry an `owner` (their items, events and jobs follow
+them). Every lookup takes `owner`: a row of another owner is "missing" (so the client sees a
+404, never whether it exists); `owner=None` means any owner (admin keys).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class StoredResponse:
     messages: ChatMessages = field(default_factory=list)
     previous_response_id: str | None = None
     conversation_id: str | None = None
+    owner: str = ""
 
 
 @dataclass(slots=True)
@@ -43,6 +48,20 @@ class StoredConversation:
     id: str
     created_at: int
     metadata: dict[str, str]
+    owner: str = ""
+
+
+@dataclass(slots=True)
+class ApiKey:
+    """An API key's record; the key itself is never stored, only its SHA-256."""
+
+    id: str
+    name: str
+    owner: str
+    admin: bool
+    key_hash: str
+    created_at: int
+    revoked_at: int | None = None
 
 
 @dataclass(slots=True)
@@ -82,17 +101,17 @@ class Store(ABC):
         `conversation_items` to `stored.conversation_id`, all in one transaction."""
 
     @abstractmethod
-    async def get_response(self, response_id: str) -> StoredResponse | None: ...
+    async def get_response(self, response_id: str, owner: str | None = None) -> StoredResponse | None: ...
 
     @abstractmethod
     async def response_status(self, response_id: str) -> str | None:
         """Just the status (cheap to poll); None if no such response."""
 
     @abstractmethod
-    async def delete_response(self, response_id: str) -> bool: ...
+    async def delete_response(self, response_id: str, owner: str | None = None) -> bool: ...
 
     @abstractmethod
-    async def find_items(self, item_ids: list[str]) -> dict[str, Item]:
+    async def find_items(self, item_ids: list[str], owner: str | None = None) -> dict[str, Item]:
         """Stored items by id: input and output items of stored responses (the newest response
         holding an id wins) and conversation items; ids found nowhere are left out."""
 
@@ -102,7 +121,14 @@ class Store(ABC):
 
     @abstractmethod
     async def list_responses(
-        self, *, after: str | None, before: str | None, limit: int, order: Order, model: str | None
+        self,
+        *,
+        after: str | None,
+        before: str | None,
+        limit: int,
+        order: Order,
+        model: str | None,
+        owner: str | None = None,
     ) -> Page | None:
         """A page of responses; None when the `after`/`before` cursor names no stored response."""
 
@@ -112,21 +138,25 @@ class Store(ABC):
     async def create_conversation(self, conversation: StoredConversation, items: list[Item]) -> None: ...
 
     @abstractmethod
-    async def get_conversation(self, conversation_id: str) -> StoredConversation | None: ...
-
-    @abstractmethod
-    async def update_conversation(
-        self, conversation_id: str, metadata: dict[str, str]
+    async def get_conversation(
+        self, conversation_id: str, owner: str | None = None
     ) -> StoredConversation | None: ...
 
     @abstractmethod
-    async def delete_conversation(self, conversation_id: str) -> bool:
+    async def update_conversation(
+        self, conversation_id: str, metadata: dict[str, str], owner: str | None = None
+    ) -> StoredConversation | None: ...
+
+    @abstractmethod
+    async def delete_conversation(self, conversation_id: str, owner: str | None = None) -> bool:
         """Delete a conversation and its items."""
 
     @abstractmethod
-    async def add_items(self, conversation_id: str, items: list[Item], created_at: int) -> bool:
+    async def add_items(
+        self, conversation_id: str, items: list[Item], created_at: int, owner: str | None = None
+    ) -> bool:
         """Append items (an item whose id is already there is replaced in place); False if no
-        such conversation."""
+        such conversation (of this owner)."""
 
     @abstractmethod
     async def list_items(
@@ -135,7 +165,7 @@ class Store(ABC):
         """Items in order; None when `after` names no item of the conversation."""
 
     @abstractmethod
-    async def all_items(self, conversation_id: str) -> list[Item] | None:
+    async def all_items(self, conversation_id: str, owner: str | None = None) -> list[Item] | None:
         """Every item in order, read together with the conversation; None if it does not exist."""
 
     @abstractmethod
@@ -195,3 +225,22 @@ class Store(ABC):
     @abstractmethod
     async def wait_for_events(self, response_id: str, timeout: float) -> None:
         """Sleep until new events may exist (PostgreSQL: LISTEN/NOTIFY; SQLite: polling)."""
+
+    # API keys
+
+    @abstractmethod
+    async def add_api_key(self, key: ApiKey) -> None: ...
+
+    @abstractmethod
+    async def api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or not."""
+
+    @abstractmethod
+    async def list_api_keys(self) -> list[ApiKey]: ...
+
+    @abstractmethod
+    async def revoke_api_key(self, key_id: str, when: int) -> bool: ...
+
+    @abstractmethod
+    async def has_api_keys(self) -> bool:
+        """Whether any key that is not revoked exists."""

@@ -17,11 +17,19 @@ from responsa.types import Item
 
 
 def _conversation(row: Any) -> StoredConversation:
-    return StoredConversation(row.id, row.created_at, orjson.loads(row.metadata))
+    return StoredConversation(row.id, row.created_at, orjson.loads(row.metadata), row.owner)
 
 
-def _get_conversation(conn: Connection, conversation_id: str) -> StoredConversation | None:
-    row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
+def _mine(conversation_id: str, owner: str | None) -> list[Any]:
+    """The conditions that find a conversation by id, for one owner or (None) any."""
+    conditions: list[Any] = [conversations.c.id == conversation_id]
+    if owner is not None:
+        conditions.append(conversations.c.owner == owner)
+    return conditions
+
+
+def _get_conversation(conn: Connection, conversation_id: str, owner: str | None) -> StoredConversation | None:
+    row = conn.execute(select(conversations).where(*_mine(conversation_id, owner))).first()
     return _conversation(row) if row is not None else None
 
 
@@ -41,16 +49,21 @@ class SqlConversations:
         return statement
 
     def _append_items(
-        self, conn: Connection, conversation_id: str, items: list[Item], created_at: int
+        self,
+        conn: Connection,
+        conversation_id: str,
+        items: list[Item],
+        created_at: int,
+        owner: str | None = None,
     ) -> bool:
         """Append within the caller's transaction. The counter update comes first, so the
         transaction takes its write lock at once and concurrent appends queue behind it."""
         if not items:
-            exists = conn.scalar(select(conversations.c.id).where(conversations.c.id == conversation_id))
+            exists = conn.scalar(select(conversations.c.id).where(*_mine(conversation_id, owner)))
             return exists is not None
         end = conn.scalar(
             update(conversations)
-            .where(conversations.c.id == conversation_id)
+            .where(*_mine(conversation_id, owner))
             .values(next_position=conversations.c.next_position + len(items))
             .returning(conversations.c.next_position)
         )
@@ -78,30 +91,35 @@ class SqlConversations:
                     created_at=conversation.created_at,
                     metadata=orjson.dumps(conversation.metadata).decode(),
                     next_position=0,
+                    owner=conversation.owner,
                 )
             )
             self._append_items(conn, conversation.id, items, conversation.created_at)
 
         await self.db.write(create)
 
-    async def get_conversation(self, conversation_id: str) -> StoredConversation | None:
-        return await self.db.read(_get_conversation, conversation_id)
+    async def get_conversation(
+        self, conversation_id: str, owner: str | None = None
+    ) -> StoredConversation | None:
+        return await self.db.read(_get_conversation, conversation_id, owner)
 
     async def update_conversation(
-        self, conversation_id: str, metadata: dict[str, str]
+        self, conversation_id: str, metadata: dict[str, str], owner: str | None = None
     ) -> StoredConversation | None:
         def change(conn: Connection) -> StoredConversation | None:
             result = conn.execute(
                 update(conversations)
-                .where(conversations.c.id == conversation_id)
+                .where(*_mine(conversation_id, owner))
                 .values(metadata=orjson.dumps(metadata).decode())
             )
-            return _get_conversation(conn, conversation_id) if result.rowcount else None
+            return _get_conversation(conn, conversation_id, owner) if result.rowcount else None
 
         return await self.db.write(change)
 
-    async def delete_conversation(self, conversation_id: str) -> bool:
+    async def delete_conversation(self, conversation_id: str, owner: str | None = None) -> bool:
         def remove(conn: Connection) -> bool:
+            if conn.scalar(select(conversations.c.id).where(*_mine(conversation_id, owner))) is None:
+                return False
             # Items go explicitly too: SQLite only cascades with foreign keys switched on.
             conn.execute(
                 delete(conversation_items).where(conversation_items.c.conversation_id == conversation_id)
@@ -112,8 +130,10 @@ class SqlConversations:
 
         return await self.db.write(remove)
 
-    async def add_items(self, conversation_id: str, items: list[Item], created_at: int) -> bool:
-        return await self.db.write(self._append_items, conversation_id, items, created_at)
+    async def add_items(
+        self, conversation_id: str, items: list[Item], created_at: int, owner: str | None = None
+    ) -> bool:
+        return await self.db.write(self._append_items, conversation_id, items, created_at, owner)
 
     async def list_items(
         self, conversation_id: str, *, after: str | None, limit: int | None, order: Order
@@ -139,11 +159,11 @@ class SqlConversations:
 
         return await self.db.read(page)
 
-    async def all_items(self, conversation_id: str) -> list[Item] | None:
+    async def all_items(self, conversation_id: str, owner: str | None = None) -> list[Item] | None:
         c = conversation_items.c
 
         def read(conn: Connection) -> list[Item] | None:
-            if conn.scalar(select(conversations.c.id).where(conversations.c.id == conversation_id)) is None:
+            if conn.scalar(select(conversations.c.id).where(*_mine(conversation_id, owner))) is None:
                 return None
             query = select(c.item).where(c.conversation_id == conversation_id).order_by(c.position)
             return [orjson.loads(raw) for raw in conn.scalars(query)]

@@ -21,7 +21,8 @@ from responsa.store.base import Order, Page, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
 from responsa.store.database import Database
 from responsa.store.jobs import SqlJobs
-from responsa.store.tables import conversation_items, response_items, responses, server_keys
+from responsa.store.keys import SqlKeys
+from responsa.store.tables import conversation_items, conversations, response_items, responses, server_keys
 from responsa.types import Item
 
 log = logging.getLogger("responsa.store")
@@ -50,10 +51,11 @@ def _row_to_stored(row: Any) -> StoredResponse:
         messages=orjson.loads(row.messages),
         previous_response_id=row.previous_response_id,
         conversation_id=row.conversation_id,
+        owner=row.owner,
     )
 
 
-class SqlStore(SqlConversations, SqlJobs, Store):
+class SqlStore(SqlConversations, SqlJobs, SqlKeys, Store):
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self._upsert_statement: Any = None
@@ -90,6 +92,7 @@ class SqlStore(SqlConversations, SqlJobs, Store):
             "response": orjson.dumps(stored.response).decode(),
             "input_items": orjson.dumps(stored.input_items).decode(),
             "messages": orjson.dumps(stored.messages).decode(),
+            "owner": stored.owner,
         }
 
     def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
@@ -120,9 +123,12 @@ class SqlStore(SqlConversations, SqlJobs, Store):
     ) -> None:
         await self.db.write(self._save, stored, conversation_items)
 
-    async def get_response(self, response_id: str) -> StoredResponse | None:
+    async def get_response(self, response_id: str, owner: str | None = None) -> StoredResponse | None:
         def get(conn: Connection) -> StoredResponse | None:
-            row = conn.execute(select(responses).where(responses.c.id == response_id)).first()
+            query = select(responses).where(responses.c.id == response_id)
+            if owner is not None:
+                query = query.where(responses.c.owner == owner)
+            row = conn.execute(query).first()
             return _row_to_stored(row) if row is not None else None
 
         return await self.db.read(get)
@@ -132,18 +138,28 @@ class SqlStore(SqlConversations, SqlJobs, Store):
         status: str | None = await self.db.read(lambda conn: conn.scalar(query))
         return status
 
-    async def delete_response(self, response_id: str) -> bool:
+    async def delete_response(self, response_id: str, owner: str | None = None) -> bool:
         def remove(conn: Connection) -> bool:
+            statement = delete(responses).where(responses.c.id == response_id)
+            if owner is not None:
+                statement = statement.where(responses.c.owner == owner)
+            if not conn.execute(statement).rowcount:
+                return False
             conn.execute(delete(response_items).where(response_items.c.response_id == response_id))
-            return bool(conn.execute(delete(responses).where(responses.c.id == response_id)).rowcount)
+            return True
 
         return await self.db.write(remove)
 
-    async def find_items(self, item_ids: list[str]) -> dict[str, Item]:
+    async def find_items(self, item_ids: list[str], owner: str | None = None) -> dict[str, Item]:
         def find(conn: Connection) -> dict[str, Item]:
             found: dict[str, Item] = {}
             ci = conversation_items.c
-            for raw in conn.scalars(select(ci.item).where(ci.id.in_(item_ids)).order_by(ci.pk)):
+            query = select(ci.item).where(ci.id.in_(item_ids)).order_by(ci.pk)
+            if owner is not None:
+                query = query.join(conversations, conversations.c.id == ci.conversation_id).where(
+                    conversations.c.owner == owner
+                )
+            for raw in conn.scalars(query):
                 item = orjson.loads(raw)
                 found[item["id"]] = item
             ri, rc = response_items.c, responses.c
@@ -154,9 +170,10 @@ class SqlStore(SqlConversations, SqlJobs, Store):
             conditions = [*ranges, rc.id.in_(indexed)] if indexed else ranges
             if not conditions:
                 return found
-            rows = conn.execute(
-                select(rc.input_items, rc.response).where(or_(*conditions)).order_by(rc.created_at, rc.pk)
-            ).all()
+            query = select(rc.input_items, rc.response).where(or_(*conditions))
+            if owner is not None:
+                query = query.where(rc.owner == owner)
+            rows = conn.execute(query.order_by(rc.created_at, rc.pk)).all()
             wanted = set(item_ids)
             for row in rows:  # oldest first: the newest response holding an id wins
                 response = orjson.loads(row.response)
@@ -176,22 +193,38 @@ class SqlStore(SqlConversations, SqlJobs, Store):
         return await self.db.write(get_or_make)
 
     async def list_responses(
-        self, *, after: str | None, before: str | None, limit: int, order: Order, model: str | None
+        self,
+        *,
+        after: str | None,
+        before: str | None,
+        limit: int,
+        order: Order,
+        model: str | None,
+        owner: str | None = None,
     ) -> Page | None:
-        return await self.db.read(self._list_responses, after, before, limit, order, model)
+        return await self.db.read(self._list_responses, after, before, limit, order, model, owner)
 
     @staticmethod
     def _list_responses(
-        conn: Connection, after: str | None, before: str | None, limit: int, order: Order, model: str | None
+        conn: Connection,
+        after: str | None,
+        before: str | None,
+        limit: int,
+        order: Order,
+        model: str | None,
+        owner: str | None,
     ) -> Page | None:
         c = responses.c
         conditions: list[Any] = []
         if model is not None:
             conditions.append(c.model == model)
+        if owner is not None:
+            conditions.append(c.owner == owner)
         for cursor_id, forward in ((after, True), (before, False)):
             if cursor_id is None:
                 continue
-            cursor = conn.execute(select(c.created_at, c.pk).where(c.id == cursor_id)).first()
+            mine = [c.owner == owner] if owner is not None else []  # another owner's id is no cursor
+            cursor = conn.execute(select(c.created_at, c.pk).where(c.id == cursor_id, *mine)).first()
             if cursor is None:
                 return None
             newer = (order == "asc") == forward

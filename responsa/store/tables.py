@@ -39,7 +39,9 @@ responses = Table(
     Column("response", Text, nullable=False),  # the Response object, minus nothing
     Column("input_items", Text, nullable=False),  # the items given to this response
     Column("messages", Text, nullable=False),  # upstream chat messages to continue from
+    Column("owner", String(120), nullable=False, server_default=""),  # "" when the server runs open
     Index("ix_responses_created", "created_at", "pk"),
+    Index("ix_responses_owner_created", "owner", "created_at", "pk"),
     Index("ix_responses_model_created", "model", "created_at", "pk"),
 )
 
@@ -52,6 +54,7 @@ conversations = Table(
     Column("next_position", BigInteger, nullable=False),  # reserved atomically by each append
     Column("turn_owner", String(80)),  # the response running a turn right now, if any
     Column("turn_expires_at", Float),  # when that lease lapses unless renewed
+    Column("owner", String(120), nullable=False, server_default=""),
 )
 
 conversation_items = Table(
@@ -107,4 +110,17 @@ response_events = Table(
     Column("response_id", String(80), primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("event", Text, nullable=False),
+)
+
+# API keys (`responsa keys create`): only a SHA-256 of the key is kept; the key is shown once.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("owner", String(120), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
 )

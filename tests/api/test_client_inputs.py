@@ -375,7 +375,9 @@ def test_compressed_bodies(live_server: Server) -> None:
     )
     assert resp.status_code == 200 and resp.json()["status"] == "completed"
     bad = HTTP.post(
-        live_server.url + "/v1/responses", content=b"not zstd", headers={"content-encoding": "zstd"}
+        live_server.url + "/v1/responses",
+        content=b"not zstd",
+        headers={"content-encoding": "zstd", "content-type": "application/json"},
     )
     assert bad.status_code == 400
 

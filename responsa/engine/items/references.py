@@ -24,7 +24,10 @@ def has_references(input: str | list[Item]) -> bool:
     return any(item.get("type") == KIND for item in input)
 
 
-async def resolve(input: str | list[Item], store: Store, known: Iterable[Item] = ()) -> str | list[Item]:
+async def resolve(
+    input: str | list[Item], store: Store, known: Iterable[Item] = (), owner: str | None = None
+) -> str | list[Item]:
+    """The input with every reference replaced by its item; another owner's item is unknown."""
     if isinstance(input, str) or not has_references(input):
         return input
     wanted: list[str] = []
@@ -37,7 +40,7 @@ async def resolve(input: str | list[Item], store: Store, known: Iterable[Item] =
     found = {item["id"]: item for item in known if isinstance(item.get("id"), str) and item["id"] in wanted}
     missing = [ref for ref in wanted if ref not in found]
     if missing:
-        found.update(await store.find_items(missing))
+        found.update(await store.find_items(missing, owner))
     resolved: list[Item] = []
     for i, item in enumerate(input):
         if item.get("type") != KIND:

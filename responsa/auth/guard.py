@@ -1,0 +1,111 @@
+"""Every HTTP request passes the guard before any route:
+
+1. its `Host` header names this server (`trusted_hosts`; default the bound host, localhost,
+   127.0.0.1 and ::1), so a web page cannot reach a local server through DNS rebinding;
+2. a request with a body says `Content-Type: application/json` (a browser's cross-site "simple"
+   request is `text/plain` or form-encoded, and is refused before it does anything);
+3. with authentication on, it carries `Authorization: Bearer <key or JWT>`: an API key (`rsk-`,
+   looked up by hash, so a revoked key fails at once on every replica) or a JWT (`oidc.py`).
+   `/v1/health` needs none. With authentication off, everyone is the `OPEN` principal.
+
+    guard = Guard(settings, store, auth_on=True)
+    principal = await guard.check(scope)      # or raises a ResponsaError: 400, 401, 415
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import Scope
+
+from responsa.auth.keys import PREFIX, hash_key
+from responsa.auth.oidc import JwtVerifier
+from responsa.auth.principal import OPEN, Principal
+from responsa.config import Settings
+from responsa.errors import InvalidRequest, Unauthorized, UnsupportedMediaType
+from responsa.store.base import Store
+
+OPEN_PATHS = frozenset({"/v1/health"})
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _host_name(value: str) -> str:
+    """`example.com:8321` -> `example.com`; `[::1]:8321` -> `::1`."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class Guard:
+    def __init__(self, settings: Settings, store: Store, auth_on: bool) -> None:
+        self.store = store
+        self.auth_on = auth_on
+        hosts = settings.trusted_hosts or (settings.bind_host, *LOOPBACK_HOSTS)
+        # Bound to every interface with no list: the names it is reached by are unknown (and such a
+        # bind needs authentication, which rebinding cannot supply).
+        wildcard = not settings.trusted_hosts and settings.bind_host in ("0.0.0.0", "::")
+        self.any_host = "*" in hosts or wildcard
+        self.hosts = frozenset(_host_name(host) for host in hosts)
+        self.jwt = JwtVerifier(settings.oidc) if settings.oidc is not None else None
+
+    def describe(self) -> str:
+        if not self.auth_on:
+            return "authentication off: no API key and no OIDC issuer configured, loopback only"
+        if self.jwt is not None:
+            return f"authentication: API keys and JWTs from {self.jwt.config.issuer}"
+        return "authentication: API keys"
+
+    async def check(self, scope: Scope) -> Principal:
+        headers = dict(scope["headers"])
+        self._check_host(headers.get(b"host", b"").decode("latin-1"))
+        if scope["method"] in BODY_METHODS:
+            self._check_body_type(headers)
+        # A CORS preflight carries no credentials; the CORS middleware answers it (when on).
+        if not self.auth_on or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+            return OPEN
+        return await self._authenticate(headers.get(b"authorization", b"").decode("latin-1"))
+
+    def _check_host(self, host: str) -> None:
+        if self.any_host:
+            return
+        if _host_name(host) not in self.hosts:
+            raise InvalidRequest(
+                f"Invalid Host header {host!r}: this server answers only to {', '.join(sorted(self.hosts))} "
+                "(setting trusted_hosts).",
+                code="invalid_host",
+            )
+
+    @staticmethod
+    def _check_body_type(headers: dict[bytes, bytes]) -> None:
+        has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+        if not has_body:
+            return
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if kind != b"application/json":
+            raise UnsupportedMediaType(
+                "Request bodies must be JSON (Content-Type: application/json), "
+                f"not {kind.decode() or 'untyped'}."
+            )
+
+    async def _authenticate(self, authorization: str) -> Principal:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized(
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
+                "(create one with `responsa keys create`).",
+                code="missing_api_key",
+            )
+        if token.startswith(PREFIX) or self.jwt is None:
+            record = await self.store.api_key(hash_key(token))
+            if record is None or (record.revoked_at is not None and record.revoked_at <= time.time()):
+                shown = token[:8] + "…" if len(token) > 8 else "…"
+                raise Unauthorized(f"Incorrect API key provided: {shown}.")
+            return Principal(record.owner, record.admin)
+        return await self.jwt.verify(token)
