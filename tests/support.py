@@ -115,13 +115,17 @@ class Server(Process):
         return self
 
     def client(
-        self, test_id: str | None = None, default_headers: dict[str, str] | None = None, **kwargs: Any
+        self,
+        test_id: str | None = None,
+        default_headers: dict[str, str] | None = None,
+        api_key: str = "test-key",
+        **kwargs: Any,
     ) -> openai.OpenAI:
         headers = {"X-OGX-Provider-Data": json.dumps({"__test_id": test_id})} if test_id else {}
         headers.update(default_headers or {})
         client = openai.OpenAI(
             base_url=self.url + "/v1",
-            api_key="test-key",
+            api_key=api_key,
             max_retries=0,
             default_headers=headers,
             timeout=30,
