@@ -26,6 +26,7 @@ from responsa.crypto import Sealer, new_key
 from responsa.engine.background import JobRunner
 from responsa.engine.run import Engine
 from responsa.errors import ResponsaError
+from responsa.outbound import OutboundPolicy
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
 from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
@@ -52,7 +53,8 @@ def _recording_index(settings: Settings) -> RecordingIndex | None:
 
 def build_upstreams(settings: Settings) -> tuple[ModelRegistry, SearchProvider]:
     """The inference providers and the web search provider, recorded unless the mode is live."""
-    search: SearchProvider = TavilySearch(settings.tavily_base_url, settings.tavily_api_key)
+    policy = OutboundPolicy(settings.outbound_allow)
+    search: SearchProvider = TavilySearch(settings.tavily_base_url, settings.tavily_api_key, policy=policy)
     index = _recording_index(settings)
     if index is None:
         return ModelRegistry(settings), search
@@ -114,7 +116,12 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         engine = Engine(
-            store, registry, search, sealer=Sealer(key), faithful=settings.translation == "faithful"
+            store,
+            registry,
+            search,
+            sealer=Sealer(key),
+            faithful=settings.translation == "faithful",
+            outbound=OutboundPolicy(settings.outbound_allow),
         )
         runner = JobRunner(engine, store, settings.background_workers, settings.job_lease_s)
         await runner.start()

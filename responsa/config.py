@@ -98,6 +98,9 @@ class Settings(BaseModel):
     # Host headers accepted (DNS rebinding): default the bound host, localhost and 127.0.0.1.
     trusted_hosts: tuple[str, ...] = ()
     cors_allow_origins: tuple[str, ...] = ()  # CORS is off unless origins are listed
+    # Non-public destinations the server may fetch for clients (MCP servers, the search API):
+    # "host", "host:port" or "*.suffix" (`outbound.allow` in the config file).
+    outbound_allow: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
     background_workers: int = Field(default=4, ge=1)
@@ -218,14 +221,19 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_BIND_HOST": "bind_host",
         "RESPONSA_TRUSTED_HOSTS": "trusted_hosts",
         "RESPONSA_CORS_ALLOW_ORIGINS": "cors_allow_origins",
+        "RESPONSA_OUTBOUND_ALLOW": "outbound_allow",
     }
     for var, key in overrides.items():
         if env.get(var):
             data[key] = env[var]
-    for key in ("trusted_hosts", "cors_allow_origins"):
+    for key in ("trusted_hosts", "cors_allow_origins", "outbound_allow"):
         if isinstance(data.get(key), str):
             data[key] = [part.strip() for part in data[key].split(",") if part.strip()]
-    for section, keys in (("auth", {"oidc": "oidc"}), ("cors", {"allow_origins": "cors_allow_origins"})):
+    for section, keys in (
+        ("auth", {"oidc": "oidc"}),
+        ("cors", {"allow_origins": "cors_allow_origins"}),
+        ("outbound", {"allow": "outbound_allow"}),
+    ):
         value = data.pop(section, None)
         if value is None:
             continue

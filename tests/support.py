@@ -146,6 +146,8 @@ def start_server(tmp: Path, name: str, env: dict[str, str], args: tuple[str, ...
     port = free_port()
     full_env = {**base_env(), **env}
     full_env.setdefault("RESPONSA_DB_URL", f"sqlite:///{tmp / (name + '.db')}")
+    # The tests' own MCP servers and search fake listen on loopback: allow-listed (outbound policy).
+    full_env.setdefault("RESPONSA_OUTBOUND_ALLOW", "127.0.0.1,localhost")
     server = Server(
         [sys.executable, "-m", "responsa", "serve", "--port", str(port), *args],
         full_env,

@@ -108,14 +108,15 @@ class JobRunner:
                 log.exception("background response %s failed", job.response_id)
 
     async def _run(self, job: Job) -> None:
-        current_test_id.set(job.context.get("test_id"))
-        current_provider_data.set(job.context.get("provider_data"))
-        principal = Principal(str(job.context.get("owner") or ""), bool(job.context.get("admin")))
         stored = await self.store.get_response(job.response_id)
         if stored is None:  # deleted while queued
             await self.store.finish_job(job.response_id, self.owner)
             return
         try:
+            job = self.engine.open_job(job)  # a job sealed under another key fails here, cleanly
+            current_test_id.set(job.context.get("test_id"))
+            current_provider_data.set(job.context.get("provider_data"))
+            principal = Principal(str(job.context.get("owner") or ""), bool(job.context.get("admin")))
             request = CreateResponseRequest.model_validate(job.request)
             run = await self.engine.prepare(
                 request, principal=principal, response_id=job.response_id, created_at=stored.created_at

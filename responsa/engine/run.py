@@ -38,6 +38,7 @@ from responsa.engine.response import UsageTotals, new_response
 from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
 from responsa.engine.tools import ToolOptions, ToolSet
 from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
+from responsa.outbound import OutboundPolicy, OutboundRefused
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
 from responsa.tools.web_search import SearchProvider
@@ -49,6 +50,7 @@ DISCONNECTED = "The client disconnected before the response completed."
 INTERNAL = "An unexpected error occurred while generating the response."
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 DEFAULT_MAX_INFER_ITERS = 10
+SEALED, JOB_PURPOSE = "sealed", "job"
 
 
 @dataclass(slots=True)
@@ -104,7 +106,9 @@ class Engine:
         *,
         sealer: Sealer | None = None,
         faithful: bool = True,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
+        self.outbound = outbound
         self.store = store
         self.registry = registry
         self.search = search
@@ -178,6 +182,13 @@ class Engine:
             ToolOptions(self.faithful, model.custom_native, self._search_available()),
             carried,
         )
+        if self.outbound is not None:  # the client names MCP servers: they must pass the policy
+            for request in tools.mcp_requests:
+                try:
+                    await self.outbound.check(request.server.url)
+                except OutboundRefused as exc:
+                    exc.param = f"tools[{request.index}].server_url"
+                    raise
         if conversation_id is not None:
             chat_history = conversations.history(items, req.input, chat_options)
         else:
@@ -239,11 +250,28 @@ class Engine:
     async def enqueue(
         self, run: PreparedRun, request: dict[str, Any], context: dict[str, Any]
     ) -> dict[str, Any]:
-        """Store a background response as `queued` with its job; a worker on any replica runs it."""
+        """Store a background response as `queued` with its job; a worker on any replica runs it.
+        The job's request and context carry the caller's credentials (MCP `authorization` and
+        `headers`, provider-data keys): they are stored sealed (`open_job`), and the store clears
+        them when the job finishes."""
         queued = {**run.response, "status": "queued"}
         event = {"type": "response.queued", "response": queued, "sequence_number": 0}
-        await self.store.enqueue(run.stored(queued), Job(queued["id"], request, context), [event])
+        job = Job(queued["id"], request, context)
+        if self.sealer is not None:
+            job = Job(
+                queued["id"],
+                {SEALED: self.sealer.seal(JOB_PURPOSE, {"request": request, "context": context})},
+                {},
+            )
+        await self.store.enqueue(run.stored(queued), job, [event])
         return queued
+
+    def open_job(self, job: Job) -> Job:
+        """A claimed job with its request and context readable again."""
+        if SEALED not in job.request or self.sealer is None:
+            return job
+        data = self.sealer.open(JOB_PURPOSE, job.request[SEALED], param="job")
+        return Job(job.response_id, data["request"], data["context"], job.attempts)
 
     async def collect(self, run: PreparedRun) -> tuple[dict[str, Any], ResponsaError | None]:
         """Run without streaming: the final response object, and the error if it failed."""
@@ -283,7 +311,12 @@ class Engine:
     async def _respond(self, run: PreparedRun, state: RunState) -> EventStream:
         req, response = run.request, run.response
         runner = ToolRunner(
-            run.tools, self.search, response, req.max_tool_calls, Approvals.collect(run.previous, req.input)
+            run.tools,
+            self.search,
+            response,
+            req.max_tool_calls,
+            Approvals.collect(run.previous, req.input),
+            self.outbound,
         )
         if run.tools.mcp_requests:
             async for event in runner.list_mcp(run.previous):

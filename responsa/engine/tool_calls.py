@@ -20,6 +20,7 @@ from responsa.engine.events import (
 )
 from responsa.engine.model_call import ServerCall
 from responsa.engine.tools import McpRequest, ToolSet
+from responsa.outbound import OutboundPolicy
 from responsa.store.base import StoredResponse
 from responsa.tools import mcp
 from responsa.tools.base import ToolError, ToolOutcome
@@ -100,7 +101,9 @@ class ToolRunner:
         response: dict[str, Any],
         max_tool_calls: int | None,
         approvals: Approvals,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
+        self.outbound = outbound
         self.tools = tools
         self.search = search
         self.response = response
@@ -128,7 +131,9 @@ class ToolRunner:
             }
             failure: ToolError | None = None
             try:
-                tools = listing if listing is not None else await mcp.list_tools(request.server)
+                tools = (
+                    listing if listing is not None else await mcp.list_tools(request.server, self.outbound)
+                )
             except ToolError as exc:
                 failure, tools = exc, []
                 item["error"] = exc.message
@@ -177,7 +182,7 @@ class ToolRunner:
             message = f"The arguments for '{call.name}' are not a JSON object: {call.arguments!r}"
             outcome = ToolOutcome(message, error=message)
         else:
-            outcome = await mcp.call_tool(binding.server, call.name, arguments)
+            outcome = await mcp.call_tool(binding.server, call.name, arguments, self.outbound)
         item: Item = {
             "id": ids.item_id("mcp", self.response["id"]),
             "type": "mcp_call",

@@ -99,17 +99,20 @@ class SqlJobs:
         return None if row is None else bool(row.cancel_requested)
 
     async def finish_job(self, response_id: str, owner: str) -> None:
-        await self._set_job_state(response_id, owner, "done")
+        # A finished job keeps no request: the credentials it carried are gone with it.
+        await self._set_job_state(response_id, owner, "done", {"request": "{}", "context": "{}"})
 
     async def release_job(self, response_id: str, owner: str) -> None:
         await self._set_job_state(response_id, owner, "queued")
 
-    async def _set_job_state(self, response_id: str, owner: str, state: str) -> None:
+    async def _set_job_state(
+        self, response_id: str, owner: str, state: str, cleared: dict[str, str] | None = None
+    ) -> None:
         c = background_jobs.c
         statement = (
             update(background_jobs)
             .where(c.response_id == response_id, c.owner == owner)
-            .values(state=state, owner=None, lease_expires_at=None)
+            .values(state=state, owner=None, lease_expires_at=None, **(cleared or {}))
         )
         await self.db.write(lambda conn: conn.execute(statement))
 
@@ -120,7 +123,7 @@ class SqlJobs:
             unstarted = conn.execute(
                 update(background_jobs)
                 .where(c.response_id == response_id, c.state == "queued", c.owner.is_(None), c.attempts == 0)
-                .values(state="done", cancel_requested=True)
+                .values(state="done", cancel_requested=True, request="{}", context="{}")
             )
             if unstarted.rowcount:
                 return False

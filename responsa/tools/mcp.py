@@ -2,7 +2,8 @@
 
 Each use opens a short session (streamable HTTP, or SSE when the URL path ends in `/sse`),
 with the request's `headers` and `authorization` (as a bearer token), bounded by timeouts so
-an unreachable or stuck server fails cleanly instead of hanging the response.
+an unreachable or stuck server fails cleanly instead of hanging the response. Every HTTP request
+of a session (redirects included) passes the outbound policy (`responsa/outbound.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from responsa.outbound import OutboundPolicy
 from responsa.tools.base import ToolError, ToolOutcome
 
 LIST_TIMEOUT_S = 30.0
@@ -49,8 +51,18 @@ class McpTool:
         }
 
 
+def _hooks(policy: OutboundPolicy | None) -> dict[str, list[Any]]:
+    if policy is None:
+        return {}
+
+    async def check(request: Any) -> None:
+        await policy.check(str(request.url))
+
+    return {"request": [check]}
+
+
 @contextlib.asynccontextmanager
-async def _session(server: McpServer, timeout: float) -> AsyncIterator[Any]:
+async def _session(server: McpServer, timeout: float, policy: OutboundPolicy | None) -> AsyncIterator[Any]:
     # The SDK is imported on first use: it is large, and most servers never see an MCP tool.
     import httpx2
     from mcp import ClientSession
@@ -58,14 +70,30 @@ async def _session(server: McpServer, timeout: float) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
 
     headers = server.request_headers()
+    hooks = _hooks(policy)
     if urlparse(server.url).path.rstrip("/").endswith("/sse"):
-        transport = sse_client(server.url, headers=headers, timeout=timeout, sse_read_timeout=timeout)
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        def guarded(headers: Any = None, timeout: Any = None, auth: Any = None) -> httpx2.AsyncClient:
+            client = create_mcp_http_client(headers, timeout, auth)
+            client.event_hooks = hooks
+            return client
+
+        transport = sse_client(
+            server.url,
+            headers=headers,
+            timeout=timeout,
+            sse_read_timeout=timeout,
+            httpx_client_factory=guarded,
+        )
         async with transport as streams, ClientSession(streams[0], streams[1]) as session:
             await session.initialize()
             yield session
         return
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=timeout, follow_redirects=True) as http,
+        httpx2.AsyncClient(
+            headers=headers, timeout=timeout, follow_redirects=True, event_hooks=hooks
+        ) as http,
         streamable_http_client(server.url, http_client=http) as streams,
         ClientSession(streams[0], streams[1]) as session,
     ):
@@ -81,9 +109,9 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
-async def list_tools(server: McpServer) -> list[McpTool]:
+async def list_tools(server: McpServer, policy: OutboundPolicy | None = None) -> list[McpTool]:
     try:
-        async with asyncio.timeout(LIST_TIMEOUT_S), _session(server, LIST_TIMEOUT_S) as session:
+        async with asyncio.timeout(LIST_TIMEOUT_S), _session(server, LIST_TIMEOUT_S, policy) as session:
             result = await session.list_tools()
     except TimeoutError:
         raise ToolError(
@@ -114,10 +142,12 @@ def _content(result: Any) -> tuple[list[dict[str, Any]], list[str]]:
     return parts, texts
 
 
-async def call_tool(server: McpServer, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+async def call_tool(
+    server: McpServer, name: str, arguments: dict[str, Any], policy: OutboundPolicy | None = None
+) -> ToolOutcome:
     """Call one tool. Failures become an outcome with `error` (the model is told), not an exception."""
     try:
-        async with asyncio.timeout(CALL_TIMEOUT_S), _session(server, CALL_TIMEOUT_S) as session:
+        async with asyncio.timeout(CALL_TIMEOUT_S), _session(server, CALL_TIMEOUT_S, policy) as session:
             result = await session.call_tool(name, arguments)
     except TimeoutError:
         message = f"MCP tool '{name}' on '{server.label}' did not answer within {CALL_TIMEOUT_S:.0f} s."

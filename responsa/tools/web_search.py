@@ -17,6 +17,7 @@ from typing import Any
 import httpx2
 
 from responsa.errors import InvalidRequest
+from responsa.outbound import OutboundPolicy, OutboundRefused
 
 TOOL_DEFINITION = {
     "type": "function",
@@ -58,10 +59,19 @@ class SearchProvider(ABC):
 class TavilySearch(SearchProvider):
     name = "tavily"
 
-    def __init__(self, base_url: str, api_key: str | None, max_results: int = 3) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None, max_results: int = 3, policy: OutboundPolicy | None = None
+    ) -> None:
         self.api_key = api_key
         self.max_results = max_results
-        self.http = httpx2.AsyncClient(base_url=base_url, timeout=30)
+        hooks: dict[str, list[Any]] = {}
+        if policy is not None:
+
+            async def check(request: httpx2.Request) -> None:
+                await policy.check(str(request.url))
+
+            hooks = {"request": [check]}
+        self.http = httpx2.AsyncClient(base_url=base_url, timeout=30, event_hooks=hooks)
 
     def available(self, api_key: str | None) -> bool:
         return bool(api_key or self.api_key)
@@ -81,6 +91,8 @@ class TavilySearch(SearchProvider):
             )
         except httpx2.HTTPError as exc:
             raise SearchError(f"Tavily could not be reached: {exc}") from None
+        except OutboundRefused as exc:
+            raise SearchError(exc.message) from None
         if resp.status_code != 200:
             raise SearchError(f"Tavily answered {resp.status_code}: {resp.text[:200]}")
         results = resp.json().get("results") or []

@@ -264,3 +264,67 @@ def test_public_bind_without_auth_refuses_to_start(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert done.returncode == 2 and "without authentication" in done.stderr
+
+
+def test_mcp_urls_pass_the_outbound_policy(tmp_path: Path, fake_upstream: Process) -> None:
+    """Without an allow-list, a client cannot make the server connect to loopback (or any private
+    address); the refusal does not depend on whether anything listens there."""
+    env = {
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_OUTBOUND_ALLOW": "nothing.example",
+    }
+    with start_server(tmp_path, "guarded", env) as server:
+        client = server.client()
+        for url in ("http://127.0.0.1:9/mcp", f"{fake_upstream.url}/mcp", "http://localhost:1/sse"):
+            tool = {"type": "mcp", "server_label": "x", "server_url": url, "require_approval": "never"}
+            with pytest.raises(openai.BadRequestError) as info:
+                client.responses.create(model="openai/gpt-4o", input="x", tools=[tool])  # type: ignore[list-item]
+            assert info.value.body["param"] == "tools[0].server_url"  # type: ignore[index]
+            assert "not a public address" in info.value.message
+
+
+def test_no_secret_is_left_at_rest(tmp_path: Path, fake_upstream: Process, boiling: Process) -> None:
+    """A background job's MCP authorization and provider-data key are stored sealed while it
+    runs and cleared when it ends: no table of the database holds them afterwards, nor the log."""
+    import sqlite3
+
+    db = tmp_path / "secrets.db"
+    env = {
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_DB_URL": f"sqlite:///{db}",
+    }
+    secrets = ("mcp-token-s3cr3t", "hdr-s3cr3t", "tvly-s3cr3t")
+    with start_server(tmp_path, "secrets", env) as server:
+        client = server.client(
+            default_headers={"X-OGX-Provider-Data": json.dumps({"tavily_search_api_key": secrets[2]})}
+        )
+        tool = {
+            "type": "mcp",
+            "server_label": "boiling",
+            "server_url": boiling.mcp_url,  # type: ignore[attr-defined]
+            "authorization": secrets[0],
+            "headers": {"X-Extra": secrets[1]},
+            "require_approval": "never",
+        }
+        queued = client.responses.create(model="openai/tool-call", input="x", tools=[tool], background=True)  # type: ignore[list-item]
+        deadline = time.monotonic() + 30
+        while (
+            client.responses.retrieve(queued.id).status in ("queued", "in_progress")
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        assert client.responses.retrieve(queued.id).status == "completed"
+        while time.monotonic() < deadline:  # the worker ends the job right after the last event
+            with sqlite3.connect(db) as conn:
+                if conn.execute("SELECT state FROM background_jobs").fetchone() == ("done",):
+                    break
+            time.sleep(0.05)
+        log = server.log.read_text()
+    with sqlite3.connect(db) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        dump = "\n".join(repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"'))
+    assert "mcp_call" in dump  # the response itself is there
+    for secret in secrets:
+        assert secret not in dump and secret not in log, secret
