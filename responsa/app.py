@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard
+from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
 from responsa.config import Settings
 from responsa.crypto import Sealer, new_key
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
+        app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
         if not registry.providers:
             log.warning(

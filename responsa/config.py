@@ -101,6 +101,9 @@ class Settings(BaseModel):
     # Non-public destinations the server may fetch for clients (MCP servers, the search API):
     # "host", "host:port" or "*.suffix" (`outbound.allow` in the config file).
     outbound_allow: tuple[str, ...] = ()
+    # Per owner: responses running at once on one replica, background jobs queued or running.
+    max_concurrent_per_owner: int | None = Field(default=None, ge=1)
+    max_jobs_per_owner: int | None = Field(default=None, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
     background_workers: int = Field(default=4, ge=1)
@@ -222,6 +225,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_TRUSTED_HOSTS": "trusted_hosts",
         "RESPONSA_CORS_ALLOW_ORIGINS": "cors_allow_origins",
         "RESPONSA_OUTBOUND_ALLOW": "outbound_allow",
+        "RESPONSA_MAX_CONCURRENT_PER_OWNER": "max_concurrent_per_owner",
+        "RESPONSA_MAX_JOBS_PER_OWNER": "max_jobs_per_owner",
     }
     for var, key in overrides.items():
         if env.get(var):

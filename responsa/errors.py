@@ -5,6 +5,7 @@
     │   ├── PayloadTooLarge       413 invalid_request_error
     │   └── UnsupportedMediaType  415 invalid_request_error (POST bodies are JSON only)
     ├── Unauthorized              401 invalid_request_error, code invalid_api_key
+    ├── TooManyRequests           429 requests, code rate_limit_exceeded (per-owner limits)
     ├── NotFound                  404 invalid_request_error  (response, model, conversation ...)
     ├── Conflict                  409 invalid_request_error
     ├── UpstreamError             the upstream's own status (4xx, 429) or 502; carries the
@@ -63,6 +64,17 @@ class Unauthorized(ResponsaError):
     status_code = 401
     error_type = "invalid_request_error"
     default_code = "invalid_api_key"
+
+
+class TooManyRequests(ResponsaError):
+    status_code = 429
+    error_type = "requests"
+    default_code = "rate_limit_exceeded"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: str = "1") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(ResponsaError):

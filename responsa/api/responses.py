@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated, Any, Literal
 
@@ -11,11 +12,12 @@ from starlette.responses import Response
 
 from responsa.api import sse
 from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
 from responsa.engine.background import FINISHED, job_context, tail
 from responsa.engine.request import parse_create_request
 from responsa.engine.run import Engine, PreparedRun
-from responsa.errors import Conflict, InvalidRequest, NotFound, UpstreamError
+from responsa.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, UpstreamError
 from responsa.store.base import Store, StoredResponse
 from responsa.types import Event, EventStream
 
@@ -69,20 +71,38 @@ async def create_response(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     data = await read_json(request)
     req = parse_create_request(data)
-    prepared = await engine.prepare(req, principal=current_principal.get())
+    principal = current_principal.get()
+    prepared = await engine.prepare(req, principal=principal)
     if req.background:
+        max_jobs = request.app.state.settings.max_jobs_per_owner
+        if max_jobs is not None and await engine.store.active_jobs(principal.owner) >= max_jobs:
+            raise TooManyRequests(
+                f"Too many background responses: at most {max_jobs} per owner at a time.", "5"
+            )
         queued = await engine.enqueue(prepared, data, job_context())
         request.app.state.runner.nudge()
         if req.stream:
             return sse.response_stream(tail(engine.store, queued["id"], -1))
         return json_response(queued)
+    limit: Concurrency = request.app.state.concurrency
     if req.stream:
         events = engine.stream(prepared)
+        if limit.max is not None:
+            events = _held(events, limit.hold(principal.owner))
         return sse.response_stream(events, await _open_stream(events, prepared))
-    final, error = await engine.collect(prepared)
+    with limit.hold(principal.owner):
+        final, error = await engine.collect(prepared)
     if error is not None:
         raise error
     return json_response(final)
+
+
+async def _held(events: EventStream, hold: contextlib.AbstractContextManager[None]) -> EventStream:
+    """The stream, counted against its owner's limit until it ends (the limit is taken now)."""
+    with hold:
+        async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
+            async for event in stream:
+                yield event
 
 
 @router.get("/v1/responses")

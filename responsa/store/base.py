@@ -193,6 +193,10 @@ class Store(ABC):
         """Store the queued response, its job and its first events in one transaction."""
 
     @abstractmethod
+    async def active_jobs(self, owner: str) -> int:
+        """How many background responses of this owner are queued or running."""
+
+    @abstractmethod
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:
         """Take the oldest job that is queued or whose lease lapsed (a dead worker's)."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from responsa.store.base import Job, StoredResponse
 from responsa.store.database import Database
-from responsa.store.tables import background_jobs, response_events
+from responsa.store.tables import background_jobs, response_events, responses
 
 log = logging.getLogger("responsa.store")
 
@@ -60,6 +60,15 @@ class SqlJobs:
 
         await self.db.write(insert)
         self._wake(job.response_id)
+
+    async def active_jobs(self, owner: str) -> int:
+        c = background_jobs.c
+        query = (
+            select(func.count())
+            .select_from(background_jobs.join(responses, responses.c.id == c.response_id))
+            .where(c.state != "done", responses.c.owner == owner)
+        )
+        return await self.db.read(lambda conn: int(conn.scalar(query) or 0))
 
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:
         c = background_jobs.c

@@ -4,6 +4,7 @@ to serve a public address without authentication."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import subprocess
@@ -317,14 +318,39 @@ def test_no_secret_is_left_at_rest(tmp_path: Path, fake_upstream: Process, boili
             time.sleep(0.1)
         assert client.responses.retrieve(queued.id).status == "completed"
         while time.monotonic() < deadline:  # the worker ends the job right after the last event
-            with sqlite3.connect(db) as conn:
+            with contextlib.closing(sqlite3.connect(db)) as conn:
                 if conn.execute("SELECT state FROM background_jobs").fetchone() == ("done",):
                     break
             time.sleep(0.05)
         log = server.log.read_text()
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         dump = "\n".join(repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"'))
     assert "mcp_call" in dump  # the response itself is there
     for secret in secrets:
         assert secret not in dump and secret not in log, secret
+
+
+def test_per_owner_limits(tmp_path: Path, fake_upstream: Process) -> None:
+    env = {
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_MAX_CONCURRENT_PER_OWNER": "1",
+        "RESPONSA_MAX_JOBS_PER_OWNER": "1",
+    }
+    with start_server(tmp_path, "limits", env) as server:
+        client = server.client()
+        body = {"model": "openai/slow", "input": "x", "stream": True}
+        with HTTP.stream("POST", server.url + "/v1/responses", json=body) as running:
+            assert running.status_code == 200
+            lines = running.iter_lines()
+            next(lines)  # the first stream is under way (and kept open: `lines` stays referenced)
+            second = HTTP.post(server.url + "/v1/responses", json={"model": "openai/gpt-4o", "input": "x"})
+            assert second.status_code == 429 and second.headers["retry-after"] == "1"
+            assert second.json()["error"]["code"] == "rate_limit_exceeded"
+            assert any(line == "data: [DONE]" for line in lines)
+        assert client.responses.create(model="openai/gpt-4o", input="x").status == "completed"  # freed
+        queued = client.responses.create(model="openai/slow", input="x", background=True)
+        with pytest.raises(openai.RateLimitError):
+            client.responses.create(model="openai/slow", input="y", background=True)
+        client.responses.cancel(queued.id)
