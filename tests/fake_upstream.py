@@ -19,7 +19,7 @@ Any model follows a script in the prompt instead (`tests/scripted_model.py`: too
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
 strict as OpenAI: a field Chat Completions does not define is a 400.
 
-`POST /search` plays Tavily (key `tvly-test`).
+`POST /search` plays Tavily (key `tvly-test`). `/redirect?to=URL` answers 307 to URL.
 `GET /fake/requests` returns every chat request body received; `DELETE /fake/requests` clears it.
 """
 
@@ -200,6 +200,10 @@ async def tavily(request: Request) -> Response:
     return JSONResponse({"query": query, "results": results})
 
 
+async def redirect(request: Request) -> Response:
+    return Response(status_code=307, headers={"location": request.query_params["to"]})
+
+
 async def models(_: Request) -> Response:
     return JSONResponse(
         {
@@ -222,6 +226,7 @@ app = Starlette(
         Route("/v1/models", models),
         Route("/strict/v1/models", models),
         Route("/search", tavily, methods=["POST"]),
+        Route("/redirect", redirect, methods=["GET", "POST"]),
         Route("/fake/requests", requests, methods=["GET", "DELETE"]),
     ]
 )

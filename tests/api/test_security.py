@@ -354,3 +354,30 @@ def test_per_owner_limits(tmp_path: Path, fake_upstream: Process) -> None:
         with pytest.raises(openai.RateLimitError):
             client.responses.create(model="openai/slow", input="y", background=True)
         client.responses.cancel(queued.id)
+
+
+def test_redirects_pass_the_outbound_policy_too(
+    tmp_path: Path, fake_upstream: Process, boiling: Process
+) -> None:
+    """An allow-listed MCP URL that redirects to a destination the policy refuses: the redirect is
+    not followed there. (The MCP SDK follows no cross-origin redirect itself; every request the
+    session does make passes the policy too.)"""
+    target = boiling.mcp_url.replace("127.0.0.1", "localhost")  # type: ignore[attr-defined]
+    env = {
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_OUTBOUND_ALLOW": f"127.0.0.1:{fake_upstream.port}",
+    }
+    with start_server(tmp_path, "redirects", env) as server:
+        tool = {
+            "type": "mcp",
+            "server_label": "bounced",
+            "server_url": f"{fake_upstream.url}/redirect?to={target}",
+            "require_approval": "never",
+        }
+        resp = HTTP.post(
+            server.url + "/v1/responses", json={"model": "openai/gpt-4o", "input": "x", "tools": [tool]}
+        )
+    assert resp.status_code == 424, resp.text
+    message = resp.json()["error"]["message"]
+    assert "not followed" in message or "not a public address" in message
