@@ -86,10 +86,12 @@ class Responsa(FastAPI):
     guard: Guard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.guard is None:
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
+            if self.guard is None:  # not started (no lifespan yet): closed, never open by accident
+                raise ResponsaError("The server is starting.", code="server_starting")
             principal = await self.guard.check(scope)
         except ResponsaError as exc:
             await handlers.error_response(exc)(scope, receive, send)
