@@ -14,6 +14,10 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
     slow              one content chunk per 0.2 s, ten of them
     no-usage          like the default, without a usage chunk
     rate-limited      HTTP 429 with Retry-After: 7
+    cut-short         two content chunks, then the stream ends cleanly with no finish_reason
+    json-answer       a whole JSON completion, though the request asked for a stream
+    empty-200         HTTP 200 with an empty body
+    bad-chunk         `data: 5`            null-choice   `choices: [null]`
 
 Any model follows a script in the prompt instead (`tests/scripted_model.py`: tool calls, text
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
@@ -138,6 +142,30 @@ async def chat(request: Request) -> Response:
     script = scripted_model.script_of(body)
     if script is not None and body.get("stream"):
         return StreamingResponse(_scripted(body, *script), media_type="text/event-stream")
+    if model == "json-answer" and body.get("stream"):
+        message = {"role": "assistant", "content": "Whole answer."}
+        completion = {
+            "id": "chatcmpl-json",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        }
+        return JSONResponse(completion)
+    if model == "empty-200":
+        return Response(b"", status_code=200, media_type="text/event-stream")
+    if model in ("cut-short", "bad-chunk", "null-choice") and body.get("stream"):
+
+        async def faulty() -> AsyncIterator[bytes]:
+            yield _sse(_chunk(model, {"role": "assistant", "content": "Partial "}))
+            yield _sse(_chunk(model, {"content": "answer"}))
+            if model == "bad-chunk":
+                yield b"data: 5\n\n"
+            elif model == "null-choice":
+                yield _sse({"id": "x", "object": "chat.completion.chunk", "choices": [None]})
+
+        return StreamingResponse(faulty(), media_type="text/event-stream")
     if model == "rate-limited":
         error = {
             "message": "Rate limit reached.",

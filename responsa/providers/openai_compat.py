@@ -58,6 +58,27 @@ def _status_error(
     )
 
 
+def _shape_error(provider: str, model: str | None, problem: str) -> UpstreamError:
+    return UpstreamError(
+        f"Upstream provider '{provider}' sent a malformed answer: {problem}.", provider=provider, model=model
+    )
+
+
+def _checked_choices(chunk: dict[str, Any], provider: str, model: str | None) -> list[dict[str, Any]]:
+    """The chunk's choices, each an object with an object `delta` (an upstream fault otherwise)."""
+    choices = chunk.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise _shape_error(provider, model, "'choices' is not a list of objects")
+    for choice in choices:
+        if not isinstance(choice.get("delta") or {}, dict):
+            raise _shape_error(provider, model, "a choice's 'delta' is not an object")
+    return choices
+
+
+def _finishes(chunk: ChatChunk) -> bool:
+    return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
+
+
 @contextmanager
 def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
     """Turn SDK exceptions into `UpstreamError` carrying the provider, model and the
@@ -156,24 +177,82 @@ class OpenAICompatProvider(Provider):
                         response.headers.get("Retry-After"),
                     )
                 pending = b""
+                finished = False  # only a finish_reason makes an answer whole
+                first = True
                 # Read to the end, [DONE] included, so the connection goes back to the pool.
                 async for data in response.content.iter_any():
+                    if first and data.lstrip()[:1] in (b"{", b"["):  # a JSON answer, not a stream
+                        for whole in self._from_completion(data + await response.read(), model):
+                            yield whole
+                        return
+                    first = False
                     lines = (pending + data).split(b"\n")
                     pending = lines.pop()
                     for line in lines:
                         if line.startswith(b"data:"):
                             chunk = self._chunk(line[5:].strip(), model)
                             if chunk is not None:
+                                finished = finished or _finishes(chunk)
                                 yield chunk
                 if pending.startswith(b"data:"):
                     chunk = self._chunk(pending[5:].strip(), model)
                     if chunk is not None:
+                        finished = finished or _finishes(chunk)
                         yield chunk
+                if not finished:
+                    raise UpstreamError(
+                        f"Upstream provider '{self.name}' ended its answer before the model finished "
+                        "(no finish_reason): the output is incomplete.",
+                        provider=self.name,
+                        model=model,
+                    )
+
+    def _from_completion(self, raw: bytes, model: str | None) -> list[ChatChunk]:
+        """A whole JSON completion sent to a streaming request, as the chunks it stands for."""
+        completion = orjson.loads(raw)
+        if not isinstance(completion, dict) or "choices" not in completion:
+            fields = _error_fields(completion)
+            raise UpstreamError(
+                str(
+                    fields.get("message")
+                    or "The upstream answered a streaming request with JSON that is not a chat completion."
+                ),
+                code=fields.get("code"),
+                provider=self.name,
+                model=model,
+            )
+        choices = []
+        for choice in _checked_choices(completion, self.name, model):
+            message = choice.get("message") or {}
+            if not isinstance(message, dict):
+                raise _shape_error(self.name, model, "a choice's message is not an object")
+            delta = {k: v for k, v in message.items() if v is not None}
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                delta["tool_calls"] = [{**c, "index": i} for i, c in enumerate(calls) if isinstance(c, dict)]
+            choices.append(
+                {
+                    "index": choice.get("index", 0),
+                    "delta": delta,
+                    "finish_reason": choice.get("finish_reason"),
+                }
+            )
+        head = {k: completion.get(k) for k in ("id", "created", "model", "service_tier") if k in completion}
+        chunks: list[ChatChunk] = [{**head, "object": "chat.completion.chunk", "choices": choices}]
+        if completion.get("usage"):
+            chunks.append(
+                {**head, "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]}
+            )
+        if not any(choice["finish_reason"] for choice in choices):
+            raise _shape_error(self.name, model, "the completion has no finish_reason")
+        return chunks
 
     def _chunk(self, data: bytes, model: str | None) -> ChatChunk | None:
         if data == b"[DONE]":
             return None
         chunk: ChatChunk = orjson.loads(data)
+        if not isinstance(chunk, dict):
+            raise _shape_error(self.name, model, f"a chunk is not a JSON object: {data[:80]!r}")
         if "error" in chunk and "choices" not in chunk:
             fields = _error_fields(chunk)
             raise UpstreamError(
@@ -182,6 +261,7 @@ class OpenAICompatProvider(Provider):
                 provider=self.name,
                 model=model,
             )
+        _checked_choices(chunk, self.name, model)
         return chunk
 
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
