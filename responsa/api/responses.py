@@ -157,7 +157,7 @@ async def cancel_response(response_id: str, store: Annotated[Store, Depends(stor
     if not await store.request_cancel(response_id):  # never started: cancelled right here
         stored.status = "cancelled"
         stored.response = {**stored.response, "status": "cancelled"}
-        await store.save_response(stored)
+        await store.save_response(stored, existing=True)
         return json_response(stored.response)
     deadline = time.monotonic() + CANCEL_WAIT_S
     while time.monotonic() < deadline:  # the running worker stops within a heartbeat

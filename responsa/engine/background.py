@@ -128,12 +128,12 @@ class JobRunner:
                 "status": "failed",
                 "error": {"code": "server_error", "message": exc.message},
             }
-            await self.store.save_response(stored)
+            await self.store.save_response(stored, existing=True)
             await self.store.finish_job(job.response_id, self.owner)
             return
         last = await self.store.last_event_seq(job.response_id)  # a taken-over job numbers on
         start = 0 if last is None else last + 1
-        await self.store.save_response(run.stored({**run.response, "status": "in_progress"}))
+        await self.store.save_response(run.stored({**run.response, "status": "in_progress"}), existing=True)
         task = asyncio.get_running_loop().create_task(self._stream(run, start))
         self._running[job.response_id] = (run, task)
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(job.response_id, run, task))

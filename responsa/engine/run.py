@@ -420,7 +420,8 @@ class Engine:
         if run.conversation_id is not None and response["status"] in ("completed", "incomplete"):
             turn = run.input_items + response["output"]
         if run.request.store:
-            await self.store.save_response(run.stored(response, run.history + state.reply), turn)
+            stored = run.stored(response, run.history + state.reply)
+            await self.store.save_response(stored, turn, existing=run.request.background)
         elif turn is not None and run.conversation_id is not None:
             await self.store.add_items(run.conversation_id, turn, response["created_at"])
         state.persisted = True

@@ -95,10 +95,12 @@ class Store(ABC):
 
     @abstractmethod
     async def save_response(
-        self, stored: StoredResponse, conversation_items: list[Item] | None = None
+        self, stored: StoredResponse, conversation_items: list[Item] | None = None, *, existing: bool = False
     ) -> None:
         """Insert or replace a response with its items and messages, and append
-        `conversation_items` to `stored.conversation_id`, all in one transaction."""
+        `conversation_items` to `stored.conversation_id`, all in one transaction. With
+        `existing`, only a response still stored is updated (a background response deleted
+        while it ran stays deleted)."""
 
     @abstractmethod
     async def get_response(self, response_id: str, owner: str | None = None) -> StoredResponse | None: ...
@@ -108,7 +110,8 @@ class Store(ABC):
         """Just the status (cheap to poll); None if no such response."""
 
     @abstractmethod
-    async def delete_response(self, response_id: str, owner: str | None = None) -> bool: ...
+    async def delete_response(self, response_id: str, owner: str | None = None) -> bool:
+        """Delete a response with everything of it: its events, its job, its item index rows."""
 
     @abstractmethod
     async def find_items(self, item_ids: list[str], owner: str | None = None) -> dict[str, Item]:
@@ -217,7 +220,8 @@ class Store(ABC):
 
     @abstractmethod
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
-        """Store events in one transaction, each under its `sequence_number`."""
+        """Store events in one transaction, each under its `sequence_number`; nothing when the
+        response was deleted meanwhile."""
 
     @abstractmethod
     async def events_after(self, response_id: str, after: int) -> list[tuple[int, dict[str, Any]]]: ...

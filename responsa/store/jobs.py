@@ -146,6 +146,11 @@ class SqlJobs:
         return await self.db.write(cancel)
 
     def _append_in(self, conn: Connection, response_id: str, events: list[dict[str, Any]]) -> None:
+        if (
+            conn.scalar(select(background_jobs.c.state).where(background_jobs.c.response_id == response_id))
+            is None
+        ):
+            return  # the response (and its job) was deleted: its events go with it
         rows = [
             {"response_id": response_id, "seq": e["sequence_number"], "event": orjson.dumps(e).decode()}
             for e in events

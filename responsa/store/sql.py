@@ -22,7 +22,15 @@ from responsa.store.conversations import SqlConversations
 from responsa.store.database import Database
 from responsa.store.jobs import SqlJobs
 from responsa.store.keys import SqlKeys
-from responsa.store.tables import conversation_items, conversations, response_items, responses, server_keys
+from responsa.store.tables import (
+    background_jobs,
+    conversation_items,
+    conversations,
+    response_events,
+    response_items,
+    responses,
+    server_keys,
+)
 from responsa.types import Item
 
 log = logging.getLogger("responsa.store")
@@ -113,15 +121,19 @@ class SqlStore(SqlConversations, SqlJobs, SqlKeys, Store):
             ]
             conn.execute(self._index_statement, rows)
 
-    def _save(self, conn: Connection, stored: StoredResponse, items: list[Item] | None) -> None:
+    def _save(
+        self, conn: Connection, stored: StoredResponse, items: list[Item] | None, existing: bool
+    ) -> None:
+        if existing and conn.scalar(select(responses.c.pk).where(responses.c.id == stored.id)) is None:
+            return  # deleted while it ran: it stays deleted
         if stored.conversation_id is not None and items is not None:
             self._append_items(conn, stored.conversation_id, items, stored.created_at)
         self._save_in(conn, stored)
 
     async def save_response(
-        self, stored: StoredResponse, conversation_items: list[Item] | None = None
+        self, stored: StoredResponse, conversation_items: list[Item] | None = None, *, existing: bool = False
     ) -> None:
-        await self.db.write(self._save, stored, conversation_items)
+        await self.db.write(self._save, stored, conversation_items, existing)
 
     async def get_response(self, response_id: str, owner: str | None = None) -> StoredResponse | None:
         def get(conn: Connection) -> StoredResponse | None:
@@ -146,6 +158,8 @@ class SqlStore(SqlConversations, SqlJobs, SqlKeys, Store):
             if not conn.execute(statement).rowcount:
                 return False
             conn.execute(delete(response_items).where(response_items.c.response_id == response_id))
+            conn.execute(delete(response_events).where(response_events.c.response_id == response_id))
+            conn.execute(delete(background_jobs).where(background_jobs.c.response_id == response_id))
             return True
 
         return await self.db.write(remove)

@@ -63,3 +63,58 @@ def test_chat_pass_through_does_not_pass_a_cut_stream_as_success(live_server: Se
     body = {"model": "openai/cut-short", "stream": True, "messages": [{"role": "user", "content": "x"}]}
     frames = HTTP.post(live_server.url + "/v1/chat/completions", json=body).text.split("\n\n")
     assert '"error"' in frames[-3] and "no finish_reason" in frames[-3]
+
+
+def _rows_of(db_url: str, response_id: str) -> dict[str, int]:
+    """How many rows of each table name this response (read straight from the database)."""
+    import asyncio
+
+    tables = {
+        "responses": "id",
+        "response_events": "response_id",
+        "background_jobs": "response_id",
+        "response_items": "response_id",
+    }
+    if db_url.startswith("sqlite"):
+        import contextlib
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as conn:
+            return {
+                t: conn.execute(f"SELECT count(*) FROM {t} WHERE {c} = ?", (response_id,)).fetchone()[0]
+                for t, c in tables.items()
+            }
+
+    async def count() -> dict[str, int]:
+        import asyncpg
+
+        conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return {
+                t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE {c} = $1", response_id)
+                for t, c in tables.items()
+            }
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def test_delete_during_a_running_job_is_final(live_server: Server, db_url: str) -> None:
+    client = live_server.client()
+    queued = client.responses.create(model="openai/slow", input="x", background=True)
+    deadline = time.monotonic() + 30
+    while client.responses.retrieve(queued.id).status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.responses.retrieve(queued.id).status == "in_progress"
+    client.responses.delete(queued.id)
+    # Let the job's upstream answer (2 s) run out: its final save must not bring the response back.
+    time.sleep(3)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(queued.id)
+    assert _rows_of(db_url, queued.id) == {
+        "responses": 0,
+        "response_events": 0,
+        "background_jobs": 0,
+        "response_items": 0,
+    }
