@@ -3,6 +3,7 @@ limit, and the test id taken from the headers into a context variable."""
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
@@ -93,13 +94,33 @@ async def read_json(request: Request) -> Any:
         body = bytearray(_decode(bytes(body), encoding, limit))
     if not body:
         raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
+    if _NUL.search(body):  # PostgreSQL text cannot hold U+0000; nowhere is it meaningful
+        raise InvalidRequest("The request body contains a NUL character (\\u0000).", code="invalid_json")
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(
             f"We could not parse the JSON body of your request ({exc}). Send valid JSON.",
             code="invalid_json",
         ) from None
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+        raise InvalidRequest(f"The request body nests deeper than {MAX_DEPTH} levels.", code="invalid_json")
+    return data
+
+
+MAX_DEPTH = 64
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deep `value` nests, counted only until it passes MAX_DEPTH."""
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
 
 
 def _request_context(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, dict[str, Any] | None]:

@@ -62,6 +62,8 @@ class Guard:
         return "authentication: API keys"
 
     async def check(self, scope: Scope) -> Principal:
+        if "\x00" in scope["path"]:
+            raise InvalidRequest("The URL path contains a NUL character.", code="invalid_url")
         headers = dict(scope["headers"])
         self._check_host(headers.get(b"host", b"").decode("latin-1"))
         if scope["method"] in BODY_METHODS:

@@ -39,7 +39,7 @@ Metadata = Annotated[
 class CreateResponseRequest(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
     input: str | list[dict[str, Any]]
     access_programs: dict[str, Any] | None = None
     background: bool = False

@@ -308,6 +308,10 @@ class ToolSet:
         if not isinstance(tool, dict):
             raise InvalidRequest(f"Invalid type for '{where}': expected an object.", param=where)
         kind = tool.get("type")
+        if not isinstance(kind, str):
+            raise InvalidRequest(
+                f"Invalid type for '{where}.type': expected a string.", param=f"{where}.type"
+            )
         deferred = bool(tool.get("defer_loading")) and not carried
         if kind in ("function", "custom"):
             self._client_tool(i, tool, where, None, deferred)
@@ -415,10 +419,19 @@ class ToolSet:
                         "Invalid value for 'tool_choice.mode': expected 'auto' or 'required'.",
                         param="tool_choice.mode",
                     )
-                if not isinstance(choice.get("tools"), list):
+                entries = choice.get("tools")
+                if not isinstance(entries, list):
                     raise InvalidRequest(
                         "Missing required parameter: 'tool_choice.tools'.", param="tool_choice.tools"
                     )
+                for i, entry in enumerate(entries):
+                    names = [entry.get("name"), entry.get("server_label")] if isinstance(entry, dict) else [0]
+                    names += list(entry.get("tool_names") or []) if isinstance(entry, dict) else []
+                    if not all(n is None or isinstance(n, str) for n in names):
+                        raise InvalidRequest(
+                            f"Invalid value for 'tool_choice.tools[{i}]': names must be strings.",
+                            param=f"tool_choice.tools[{i}]",
+                        )
             return
         raise InvalidRequest(
             "Invalid value for 'tool_choice': expected 'none', 'auto', 'required', or an object naming a "

@@ -22,7 +22,7 @@ from typing import Any
 from responsa import ids
 from responsa.crypto import Sealer
 from responsa.engine.items import calls, messages, reasoning
-from responsa.engine.items.base import OUTPUT_KINDS, ChatBuilder, item_kind
+from responsa.engine.items.base import OUTPUT_KINDS, ChatBuilder, check_item_id, item_kind
 from responsa.engine.request import CreateResponseRequest
 from responsa.errors import InvalidRequest
 from responsa.types import ChatMessages, ChatRequest, Item
@@ -121,6 +121,7 @@ def to_chat_messages(
     for i, item in enumerate(input):
         where = f"input[{i}]"
         kind = item_kind(item, where)
+        check_item_id(item, where)
         converter = CONVERTERS.get(kind)
         if converter is not None:
             converter(item, where, builder)

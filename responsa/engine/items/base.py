@@ -29,6 +29,18 @@ def item_kind(item: Item, where: str) -> str:
     return kind
 
 
+MAX_ID_LENGTH = 120  # the stores' item id columns
+
+
+def check_item_id(item: Item, where: str) -> None:
+    item_id = item.get("id")
+    if item_id is not None and not (isinstance(item_id, str) and 0 < len(item_id) <= MAX_ID_LENGTH):
+        raise InvalidRequest(
+            f"Invalid value for '{where}.id': an item id is a string of 1 to {MAX_ID_LENGTH} characters.",
+            param=f"{where}.id",
+        )
+
+
 def require_str(item: Item, key: str, where: str) -> str:
     value = item.get(key)
     if not isinstance(value, str):

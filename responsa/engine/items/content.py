@@ -28,6 +28,10 @@ def _text(part: dict[str, Any], key: str, where: str) -> str:
 
 def _file_part(part: dict[str, Any], where: str) -> dict[str, Any]:
     filename = part.get("filename")
+    if filename is not None and not isinstance(filename, str):
+        raise InvalidRequest(
+            f"Invalid type for '{where}.filename': expected a string.", param=f"{where}.filename"
+        )
     if isinstance(part.get("file_data"), str):
         data = _data_url(part["file_data"], filename)
     elif isinstance(part.get("file_url"), str):

@@ -18,6 +18,7 @@ from typing import Any
 
 from responsa.crypto import Sealer
 from responsa.engine.items.base import ChatBuilder
+from responsa.errors import InvalidRequest
 from responsa.types import Event, Item
 
 PURPOSE = "reasoning"
@@ -36,7 +37,12 @@ def convert_reasoning(item: Item, where: str, builder: ChatBuilder) -> None:
         data = builder.sealer.open(PURPOSE, sealed, param=f"{where}.encrypted_content")
         key, text = str(data.get("key") or DEFAULT_KEY), str(data.get("text") or "")
     else:
-        parts = [c.get("text", "") for c in item.get("content") or () if isinstance(c, dict)]
+        content = item.get("content")
+        if content is not None and not isinstance(content, list):
+            raise InvalidRequest(
+                f"Invalid type for '{where}.content': expected an array.", param=f"{where}.content"
+            )
+        parts = [str(c.get("text", "")) for c in content or () if isinstance(c, dict)]
         key, text = DEFAULT_KEY, " ".join(parts)
     builder.reasoning = (key, text) if text else None
 

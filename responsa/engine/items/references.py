@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from responsa.engine.items.base import check_item_id
 from responsa.errors import InvalidRequest
 from responsa.store.base import Store
 from responsa.types import Item
@@ -36,6 +37,7 @@ async def resolve(
             ref = item.get("id")
             if not isinstance(ref, str) or not ref:
                 raise InvalidRequest(f"Missing required parameter: 'input[{i}].id'.", param=f"input[{i}].id")
+            check_item_id(item, f"input[{i}]")
             wanted.append(ref)
     found = {item["id"]: item for item in known if isinstance(item.get("id"), str) and item["id"] in wanted}
     missing = [ref for ref in wanted if ref not in found]
