@@ -43,7 +43,9 @@ class ProviderConfig(BaseModel):
     base_url: str = "https://api.openai.com/v1"
     api_key: str | None = None
     serve_any_model: bool = False
-    timeout_s: float = Field(default=600.0, gt=0)
+    # Upstream waits: unset, the settings' upstream_read_timeout_s / upstream_connect_timeout_s.
+    timeout_s: float | None = Field(default=None, gt=0)  # the longest silence: first byte, between chunks
+    connect_timeout_s: float | None = Field(default=None, gt=0)
     # Custom (freeform) tools: "native" sends the Chat API's own `custom` tool type, "function" a
     # function with one string parameter; "auto" is native for api.openai.com only.
     custom_tools: Literal["auto", "native", "function"] = "auto"
@@ -103,6 +105,10 @@ class Settings(BaseModel):
     outbound_allow: tuple[str, ...] = ()
     # Per owner: responses running at once on one replica, background jobs queued or running.
     max_concurrent_per_owner: int | None = Field(default=None, ge=1)
+    # How long an upstream may stay silent (before its first byte, between chunks) and take to
+    # connect, unless a provider sets its own. An answer may stream for longer than this.
+    upstream_read_timeout_s: float = Field(default=180.0, gt=0)
+    upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     max_jobs_per_owner: int | None = Field(default=None, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     local_threads: int = Field(default=2, ge=1)
@@ -227,6 +233,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_OUTBOUND_ALLOW": "outbound_allow",
         "RESPONSA_MAX_CONCURRENT_PER_OWNER": "max_concurrent_per_owner",
         "RESPONSA_MAX_JOBS_PER_OWNER": "max_jobs_per_owner",
+        "RESPONSA_UPSTREAM_READ_TIMEOUT_S": "upstream_read_timeout_s",
+        "RESPONSA_UPSTREAM_CONNECT_TIMEOUT_S": "upstream_connect_timeout_s",
     }
     for var, key in overrides.items():
         if env.get(var):

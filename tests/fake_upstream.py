@@ -18,6 +18,7 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
     json-answer       a whole JSON completion, though the request asked for a stream
     empty-200         HTTP 200 with an empty body
     bad-chunk         `data: 5`            null-choice   `choices: [null]`
+    hang              says nothing for 5 s, then answers
 
 Any model follows a script in the prompt instead (`tests/scripted_model.py`: tool calls, text
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
@@ -153,6 +154,8 @@ async def chat(request: Request) -> Response:
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
         }
         return JSONResponse(completion)
+    if model == "hang":
+        await asyncio.sleep(5)
     if model == "empty-200":
         return Response(b"", status_code=200, media_type="text/event-stream")
     if model in ("cut-short", "bad-chunk", "null-choice") and body.get("stream"):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
+import httpx2
 import openai
 import orjson
 from openai import AsyncOpenAI, DefaultAioHttpClient
@@ -101,7 +102,14 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
         raise UpstreamError(
             f"Upstream provider '{provider}' failed: {exc.message}", provider=provider, model=model
         ) from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:  # the streamed call: connect, read, timeout
+    except TimeoutError as exc:  # the streamed call: no byte within the read (or connect) timeout
+        raise UpstreamError(
+            f"Upstream provider '{provider}' timed out: no answer within its timeout "
+            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S).",
+            provider=provider,
+            model=model,
+        ) from exc
+    except aiohttp.ClientError as exc:  # the streamed call: connect, read
         detail = str(exc) or type(exc).__name__
         raise UpstreamError(
             f"Upstream provider '{provider}' failed: {detail}", provider=provider, model=model
@@ -124,15 +132,19 @@ def _env_proxy(url: str) -> str | None:
 
 
 class OpenAICompatProvider(Provider):
-    def __init__(self, name: str, config: ProviderConfig) -> None:
+    def __init__(
+        self, name: str, config: ProviderConfig, read_s: float = 180.0, connect_s: float = 10.0
+    ) -> None:
         self.name = name
-        self.timeout_s = config.timeout_s
+        self.timeout_s = config.timeout_s or read_s
+        self.connect_s = config.connect_timeout_s or connect_s
+        timeout = httpx2.Timeout(self.timeout_s, connect=self.connect_s)
         self.client = AsyncOpenAI(
             api_key=config.api_key or "none",
             base_url=config.base_url,
-            timeout=config.timeout_s,
+            timeout=timeout,
             max_retries=0,  # the caller decides; replays must see exactly one call
-            http_client=DefaultAioHttpClient(timeout=config.timeout_s),
+            http_client=DefaultAioHttpClient(timeout=timeout),
         )
         self._url = str(self.client.base_url).rstrip("/") + "/chat/completions"
         defaults = {k: v for k, v in self.client.default_headers.items() if isinstance(v, str)}
@@ -154,7 +166,7 @@ class OpenAICompatProvider(Provider):
                 connector=aiohttp.TCPConnector(limit=1000),
                 # No limit on the whole call (an answer may stream for minutes), one on each wait.
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s
+                    total=None, sock_connect=self.connect_s, sock_read=self.timeout_s
                 ),
             )
         return self._session

@@ -37,7 +37,9 @@ def _build(name: str, config: ProviderConfig, settings: Settings) -> Provider:
         from responsa.providers.llama_cpp import LlamaCppProvider
 
         return LlamaCppProvider(name, config, settings.local_threads)
-    return OpenAICompatProvider(name, config)
+    return OpenAICompatProvider(
+        name, config, settings.upstream_read_timeout_s, settings.upstream_connect_timeout_s
+    )
 
 
 class ModelRegistry:

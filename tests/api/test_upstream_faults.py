@@ -5,11 +5,12 @@ chat pass-through. A whole JSON completion sent to a streaming request is read a
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import openai
 import pytest
 
-from tests.support import HTTP, Server
+from tests.support import HTTP, Process, Server, start_server
 
 FAULTS = ["cut-short", "empty-200", "bad-chunk", "null-choice"]
 
@@ -118,3 +119,18 @@ def test_delete_during_a_running_job_is_final(live_server: Server, db_url: str) 
         "background_jobs": 0,
         "response_items": 0,
     }
+
+
+def test_a_silent_upstream_times_out_by_the_environment_setting(
+    tmp_path: Path, fake_upstream: Process
+) -> None:
+    env = {
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
+        "RESPONSA_UPSTREAM_READ_TIMEOUT_S": "0.5",
+    }
+    with start_server(tmp_path, "timeouts", env) as server:
+        with pytest.raises(openai.APIStatusError) as info:
+            server.client().responses.create(model="openai/hang", input="x")
+        assert info.value.status_code == 502 and "timed out" in info.value.message
+        assert server.client().responses.create(model="openai/gpt-4o", input="x").status == "completed"
