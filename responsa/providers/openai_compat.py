@@ -68,16 +68,22 @@ def _shape_error(provider: str, model: str | None, problem: str) -> UpstreamErro
 def _checked_choices(chunk: dict[str, Any], provider: str, model: str | None) -> list[dict[str, Any]]:
     """The chunk's choices, each an object with an object `delta` (an upstream fault otherwise)."""
     choices = chunk.get("choices") or []
-    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+    if type(choices) is not list:
         raise _shape_error(provider, model, "'choices' is not a list of objects")
-    for choice in choices:
-        if not isinstance(choice.get("delta") or {}, dict):
+    for choice in choices:  # once per chunk on the hot path: plain type checks, no generators
+        if type(choice) is not dict:
+            raise _shape_error(provider, model, "'choices' is not a list of objects")
+        delta = choice.get("delta")
+        if delta is not None and type(delta) is not dict:
             raise _shape_error(provider, model, "a choice's 'delta' is not an object")
     return choices
 
 
-def _finishes(chunk: ChatChunk) -> bool:
-    return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
+def _finishes(choices: list[dict[str, Any]]) -> bool:
+    for choice in choices:  # noqa: SIM110 - once per chunk: a loop costs less than any(generator)
+        if choice.get("finish_reason"):
+            return True
+    return False
 
 
 @contextmanager
@@ -204,12 +210,12 @@ class OpenAICompatProvider(Provider):
                         if line.startswith(b"data:"):
                             chunk = self._chunk(line[5:].strip(), model)
                             if chunk is not None:
-                                finished = finished or _finishes(chunk)
+                                finished = finished or _finishes(chunk.get("choices") or [])
                                 yield chunk
                 if pending.startswith(b"data:"):
                     chunk = self._chunk(pending[5:].strip(), model)
                     if chunk is not None:
-                        finished = finished or _finishes(chunk)
+                        finished = finished or _finishes(chunk.get("choices") or [])
                         yield chunk
                 if not finished:
                     raise UpstreamError(
