@@ -18,6 +18,7 @@ from responsa.engine.items.calls import (
     CustomToolCallItem,
     FunctionCallItem,
     ToolSearchCallItem,
+    custom_tool_call,
     flat_name,
     function_tool_call,
 )
@@ -205,12 +206,13 @@ class ModelCall:
         self.open.clear()
         return events
 
-    def _chat_call(self, index: int, call_id: str, name: str, arguments: str) -> dict[str, Any]:
-        item = self.calls.get(index)
-        if isinstance(item, CustomToolCallItem) and item.native:
-            return {"id": call_id, "type": "custom", "custom": {"name": name, "input": item.input}}
-        call = function_tool_call(call_id, name, arguments or "{}", self.options.faithful)
-        return {**call, "index": index} if not self.options.faithful else call
+    def _chat_call(self, index: int, call: ClientCall | ServerCall) -> dict[str, Any]:
+        """One call of the reply as the next call's history carries it, by its upstream name."""
+        name = call.name if isinstance(call, ServerCall) else flat_name(call.name, call.namespace)
+        if isinstance(call, CustomToolCallItem) and call.native:
+            return custom_tool_call(call.call_id, name, call.input)
+        chat = function_tool_call(call.call_id, name, call.arguments or "{}", self.options.faithful)
+        return {**chat, "index": index} if not self.options.faithful else chat
 
     def assistant_message(self, dropped: AbstractSet[int] = frozenset()) -> ChatMessage | None:
         """The reply as the upstream will see it in the next call's history; tool calls in
@@ -222,20 +224,16 @@ class ModelCall:
         if not self.has_tool_calls:
             message = {"role": "assistant", "content": text}
         else:
-            calls: list[tuple[int, str, str]] = [
-                (index, c.call_id, self._upstream(c)) for index, c in self.calls.items()
-            ] + [(index, c.call_id, c.name) for index, c in self.server_calls.items() if index not in dropped]
+            calls: dict[int, ClientCall | ServerCall] = {
+                **self.calls,
+                **{index: c for index, c in self.server_calls.items() if index not in dropped},
+            }
             if not calls:
                 return None
-            arguments = {index: c.arguments for index, c in self.calls.items()}
-            arguments.update({index: c.arguments for index, c in self.server_calls.items()})
             message = {
                 "role": "assistant",
                 "content": text if self.options.faithful else "",
-                "tool_calls": [
-                    self._chat_call(index, call_id, name, arguments[index])
-                    for index, call_id, name in sorted(calls)
-                ],
+                "tool_calls": [self._chat_call(index, calls[index]) for index in sorted(calls)],
             }
         if self.options.faithful:
             refusal = self.message.refusal_so_far if self.message is not None else ""
@@ -245,10 +243,3 @@ class ModelCall:
                 key = self.reasoning_text[0][0]
                 message[key] = "".join(text for _, text in self.reasoning_text)
         return message
-
-    @staticmethod
-    def _upstream(item: ClientCall) -> str:
-        """The upstream name the model called the tool by."""
-        if isinstance(item, ToolSearchCallItem):
-            return item.name
-        return flat_name(item.name, item.namespace)

@@ -41,6 +41,11 @@ def function_tool_call(call_id: str, name: str, arguments: str, faithful: bool) 
     return call if faithful else {"index": 0, **call}
 
 
+def custom_tool_call(call_id: str, name: str, text: str) -> dict[str, Any]:
+    """A custom call in the Chat API's own form (providers that take `custom` tools)."""
+    return {"id": call_id, "type": "custom", "custom": {"name": name, "input": text}}
+
+
 def custom_input_arguments(text: str) -> str:
     """A custom call's input as the arguments of the function that stands for the tool."""
     return json.dumps({"input": text})
@@ -71,7 +76,7 @@ def convert_custom_call(item: Item, where: str, builder: ChatBuilder) -> None:
     name = flat_name(require_str(item, "name", where), _namespace(item, where))
     text = require_str(item, "input", where)
     if builder.custom_native:
-        call: dict[str, Any] = {"id": call_id, "type": "custom", "custom": {"name": name, "input": text}}
+        call = custom_tool_call(call_id, name, text)
     else:
         call = function_tool_call(call_id, name, custom_input_arguments(text), builder.faithful)
     builder.call(call, call_id)
@@ -158,9 +163,6 @@ class FunctionCallItem:
             item["namespace"] = self.namespace
         return item
 
-    def delta(self, arguments: str) -> list[Event]:
-        return [self.arguments_delta(arguments)]
-
     def open(self) -> Event:
         return {
             "type": "response.output_item.added",
@@ -168,14 +170,16 @@ class FunctionCallItem:
             "item": {**self.item("in_progress"), "arguments": ""},
         }
 
-    def arguments_delta(self, delta: str) -> Event:
-        self._arguments.append(delta)
-        return {
-            "type": "response.function_call_arguments.delta",
-            "item_id": self.id,
-            "output_index": self.output_index,
-            "delta": delta,
-        }
+    def delta(self, piece: str) -> list[Event]:
+        self._arguments.append(piece)
+        return [
+            {
+                "type": "response.function_call_arguments.delta",
+                "item_id": self.id,
+                "output_index": self.output_index,
+                "delta": piece,
+            }
+        ]
 
     def close(self) -> list[Event]:
         return [
@@ -351,19 +355,13 @@ class CustomToolCallItem:
         ]
 
 
-class ToolSearchCallItem:
-    """The model asks the client to search for tools (`tool_search` with execution "client")."""
+class ToolSearchCallItem(FunctionCallItem):
+    """The model asks the client to search for tools (`tool_search` with execution "client"):
+    a call to the `tool_search` function, shown as a `tool_search_call` item whose arguments are
+    an object, with no argument events of its own."""
 
     def __init__(self, output_index: int, item_id: str, call_id: str) -> None:
-        self.id = item_id
-        self.output_index = output_index
-        self.call_id = call_id
-        self.name = TOOL_SEARCH
-        self._arguments: list[str] = []
-
-    @property
-    def arguments(self) -> str:
-        return "".join(self._arguments)
+        super().__init__(output_index, item_id, call_id, TOOL_SEARCH)
 
     def item(self, status: str) -> Item:
         try:
@@ -400,4 +398,4 @@ class ToolSearchCallItem:
         ]
 
 
-ClientCall = FunctionCallItem | CustomToolCallItem | ToolSearchCallItem
+ClientCall = FunctionCallItem | CustomToolCallItem  # a ToolSearchCallItem is a FunctionCallItem
