@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import (
+    HTTP,
     ROOT,
     SEEDS,
     Process,
@@ -41,6 +42,13 @@ def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]
     ).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture()
+def fake(fake_upstream: Process) -> Process:
+    """The fake upstream with its record of requests cleared: what this test sent is all it has."""
+    HTTP.delete(fake_upstream.url + "/fake/requests")
+    return fake_upstream
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -38,6 +38,11 @@ FUNCTION_FIELDS = frozenset({"name", "description", "parameters", "strict"})
 CUSTOM_FIELDS = frozenset({"name", "description", "format"})
 
 
+def script(*steps: dict[str, Any], text: str = "Go.") -> str:
+    """A prompt: `text`, then the steps that answer it (what `script_of` reads back)."""
+    return f"{text} <<script>>{json.dumps(list(steps))}<</script>>"
+
+
 def strict_problem(body: dict[str, Any]) -> str | None:
     """Why OpenAI would refuse this body, or None."""
     for key in body:

@@ -142,6 +142,11 @@ class Server(Process):
         super().stop()
 
 
+def upstream_env(fake: Process, **settings: str) -> dict[str, str]:
+    """The environment of a server whose provider `openai` is the fake upstream, plus settings."""
+    return {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": fake.url + "/v1", **settings}
+
+
 def start_server(tmp: Path, name: str, env: dict[str, str], args: tuple[str, ...] = ()) -> Server:
     port = free_port()
     full_env = {**base_env(), **env}

@@ -7,24 +7,14 @@ reads what the upstream received (`upstream_requests`)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import openai
 import pytest
 import zstandard
 
 from responsa import ids
+from tests.scripted_model import script
 from tests.support import HTTP, Process, Server, upstream_requests
-
-
-def script(*steps: dict[str, Any], text: str = "Go.") -> str:
-    return f"{text} <<script>>{json.dumps(list(steps))}<</script>>"
-
-
-@pytest.fixture()
-def fake(fake_upstream: Process) -> Process:
-    HTTP.delete(fake_upstream.url + "/fake/requests")
-    return fake_upstream
 
 
 def test_responses_only_fields_are_consumed(strict_server: Server, fake: Process) -> None:

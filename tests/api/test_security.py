@@ -21,7 +21,7 @@ import openai
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support import HTTP, ROOT, Process, Server, base_env, start_server
+from tests.support import HTTP, ROOT, Process, Server, base_env, start_server, upstream_env
 
 ISSUER, AUDIENCE = "https://issuer.test", "responsa"
 
@@ -270,11 +270,7 @@ def test_public_bind_without_auth_refuses_to_start(tmp_path: Path) -> None:
 def test_mcp_urls_pass_the_outbound_policy(tmp_path: Path, fake_upstream: Process) -> None:
     """Without an allow-list, a client cannot make the server connect to loopback (or any private
     address); the refusal does not depend on whether anything listens there."""
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_OUTBOUND_ALLOW": "nothing.example",
-    }
+    env = upstream_env(fake_upstream, RESPONSA_OUTBOUND_ALLOW="nothing.example")
     with start_server(tmp_path, "guarded", env) as server:
         client = server.client()
         for url in ("http://127.0.0.1:9/mcp", f"{fake_upstream.url}/mcp", "http://localhost:1/sse"):
@@ -291,11 +287,7 @@ def test_no_secret_is_left_at_rest(tmp_path: Path, fake_upstream: Process, boili
     import sqlite3
 
     db = tmp_path / "secrets.db"
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_DB_URL": f"sqlite:///{db}",
-    }
+    env = upstream_env(fake_upstream, RESPONSA_DB_URL=f"sqlite:///{db}")
     secrets = ("mcp-token-s3cr3t", "hdr-s3cr3t", "tvly-s3cr3t")
     with start_server(tmp_path, "secrets", env) as server:
         client = server.client(
@@ -332,12 +324,7 @@ def test_no_secret_is_left_at_rest(tmp_path: Path, fake_upstream: Process, boili
 
 
 def test_per_owner_limits(tmp_path: Path, fake_upstream: Process) -> None:
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_MAX_CONCURRENT_PER_OWNER": "1",
-        "RESPONSA_MAX_JOBS_PER_OWNER": "1",
-    }
+    env = upstream_env(fake_upstream, RESPONSA_MAX_CONCURRENT_PER_OWNER="1", RESPONSA_MAX_JOBS_PER_OWNER="1")
     with start_server(tmp_path, "limits", env) as server:
         client = server.client()
         body = {"model": "openai/slow", "input": "x", "stream": True}
@@ -363,11 +350,7 @@ def test_redirects_pass_the_outbound_policy_too(
     not followed there. (The MCP SDK follows no cross-origin redirect itself; every request the
     session does make passes the policy too.)"""
     target = boiling.mcp_url.replace("127.0.0.1", "localhost")  # type: ignore[attr-defined]
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_OUTBOUND_ALLOW": f"127.0.0.1:{fake_upstream.port}",
-    }
+    env = upstream_env(fake_upstream, RESPONSA_OUTBOUND_ALLOW=f"127.0.0.1:{fake_upstream.port}")
     with start_server(tmp_path, "redirects", env) as server:
         tool = {
             "type": "mcp",

@@ -10,7 +10,15 @@ from typing import Any
 import openai
 import pytest
 
-from tests.support import HTTP, Process, Server, start_mcp_server, start_server, upstream_requests
+from tests.support import (
+    HTTP,
+    Process,
+    Server,
+    start_mcp_server,
+    start_server,
+    upstream_env,
+    upstream_requests,
+)
 
 TAVILY_KEY = {"X-OGX-Provider-Data": json.dumps({"tavily_search_api_key": "tvly-test"})}
 WEATHER = {
@@ -79,12 +87,7 @@ def test_web_search_without_key_fails_the_call_not_the_response(
     tmp_path: Path, fake_upstream: Process
 ) -> None:
     """A key that the search provider refuses: the call fails, the response does not."""
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_TAVILY_BASE_URL": fake_upstream.url,
-        "TAVILY_API_KEY": "tvly-wrong",
-    }
+    env = upstream_env(fake_upstream, RESPONSA_TAVILY_BASE_URL=fake_upstream.url, TAVILY_API_KEY="tvly-wrong")
     with start_server(tmp_path, "badkey", env) as server:
         response = server.client().responses.create(
             model="openai/tool-call", input="x", tools=[{"type": "web_search_preview"}]
@@ -94,14 +97,13 @@ def test_web_search_without_key_fails_the_call_not_the_response(
 
 
 def test_web_search_is_recorded_and_replayed(tmp_path: Path, fake_upstream: Process) -> None:
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_TAVILY_BASE_URL": fake_upstream.url,
-        "TAVILY_API_KEY": "tvly-test",
-        "RESPONSA_RECORDING_MODE": "record",
-        "RESPONSA_RECORDING_DIR": str(tmp_path / "rec"),
-    }
+    env = upstream_env(
+        fake_upstream,
+        RESPONSA_TAVILY_BASE_URL=fake_upstream.url,
+        TAVILY_API_KEY="tvly-test",
+        RESPONSA_RECORDING_MODE="record",
+        RESPONSA_RECORDING_DIR=str(tmp_path / "rec"),
+    )
     with start_server(tmp_path, "rec", env) as server:
         recorded = server.client("t::web").responses.create(
             model="openai/tool-call", input="Paris?", tools=[{"type": "web_search"}]

@@ -10,7 +10,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.support import HTTP, Process, Server, start_server
+from tests.support import HTTP, Process, Server, start_server, upstream_env
 
 FAULTS = ["cut-short", "empty-200", "bad-chunk", "null-choice"]
 
@@ -124,11 +124,7 @@ def test_delete_during_a_running_job_is_final(live_server: Server, db_url: str) 
 def test_a_silent_upstream_times_out_by_the_environment_setting(
     tmp_path: Path, fake_upstream: Process
 ) -> None:
-    env = {
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": fake_upstream.url + "/v1",
-        "RESPONSA_UPSTREAM_READ_TIMEOUT_S": "0.5",
-    }
+    env = upstream_env(fake_upstream, RESPONSA_UPSTREAM_READ_TIMEOUT_S="0.5")
     with start_server(tmp_path, "timeouts", env) as server:
         with pytest.raises(openai.APIStatusError) as info:
             server.client().responses.create(model="openai/hang", input="x")

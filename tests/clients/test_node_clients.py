@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import HTTP, ROOT, Process, Server, base_env, upstream_requests
+from tests.scripted_model import script
+from tests.support import ROOT, Process, Server, base_env, upstream_requests
 
 pytestmark = pytest.mark.clients
 CLIENTS = ROOT / "tests" / "clients"
@@ -28,16 +29,6 @@ def need(path: Path) -> None:
         pytest.skip(
             f"{path.relative_to(ROOT)} is missing: run `npm ci --prefix tests/clients` (scripts/test.sh does)"
         )
-
-
-def script(text: str, *steps: dict[str, Any]) -> str:
-    return f"{text} <<script>>{json.dumps(list(steps))}<</script>>"
-
-
-@pytest.fixture()
-def fake(fake_upstream: Process) -> Process:
-    HTTP.delete(fake_upstream.url + "/fake/requests")
-    return fake_upstream
 
 
 def ai_sdk(server: Server, scenario: str) -> dict[str, Any]:
@@ -139,12 +130,12 @@ def codex(strict_server: Server, tmp_path: Path) -> Codex:
 def test_codex_text_turn_and_resume(codex: Codex, fake: Process) -> None:
     """The default model: `additional_tools` input, reasoning, store false, zstd-capable."""
     assert (
-        codex(script("Say hi.", {"reason": "Greeting.", "say": "Hi from the script."}))
+        codex(script({"reason": "Greeting.", "say": "Hi from the script."}, text="Say hi."))
         == "Hi from the script."
     )
     first = upstream_requests(fake)[0]
     assert "client_metadata" not in first and "extra_body" not in first
-    resumed = codex("resume", "--last", script("Again?", {"say": "Resumed."}))
+    resumed = codex("resume", "--last", script({"say": "Resumed."}, text="Again?"))
     assert resumed == "Resumed."
     history = upstream_requests(fake)[-1]["messages"]
     assert any(m.get("reasoning_content") == "Greeting." for m in history), "sealed reasoning came back"
@@ -157,9 +148,9 @@ def test_codex_shell_round_trip(codex: Codex, fake: Process) -> None:
     )
     out = codex(
         script(
-            "Write a file.",
             {"say": "Running it.", "calls": [{"name": "functions__exec", "input": code}]},
             {"say": "Done."},
+            text="Write a file.",
         )
     )
     assert out == "Done."
@@ -179,7 +170,9 @@ def test_codex_apply_patch_custom_tool(codex: Codex, fake: Process) -> None:
     out = codex(
         "-m",
         "gpt-5.5",
-        script("Add hello.txt.", {"calls": [{"name": "apply_patch", "input": PATCH}]}, {"say": "Patched."}),
+        script(
+            {"calls": [{"name": "apply_patch", "input": PATCH}]}, {"say": "Patched."}, text="Add hello.txt."
+        ),
     )
     assert out == "Patched."
     assert (codex.work / "hello.txt").read_text() == "hello from apply_patch\n"
@@ -188,7 +181,7 @@ def test_codex_apply_patch_custom_tool(codex: Codex, fake: Process) -> None:
 
 
 def test_codex_unknown_model_with_namespace_tools(codex: Codex, fake: Process) -> None:
-    assert codex("-m", "my-local-model", script("Hi.", {"say": "Plain."})) == "Plain."
+    assert codex("-m", "my-local-model", script({"say": "Plain."}, text="Hi.")) == "Plain."
     offered = {t["function"]["name"] for t in upstream_requests(fake)[0]["tools"]}
     assert any(name.startswith("multi_agent_v1__") for name in offered)
 
@@ -202,7 +195,7 @@ def test_codex_output_schema(codex: Codex, fake: Process, tmp_path: Path) -> Non
     }
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(schema))
-    out = codex("--output-schema", str(path), script("Answer.", {"json": True}))
+    out = codex("--output-schema", str(path), script({"json": True}, text="Answer."))
     assert json.loads(out) == {"answer": "x"}
     body = upstream_requests(fake)[0]
     assert body["response_format"]["json_schema"]["strict"] is True

@@ -9,22 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.support import HTTP, Process, Server, upstream_requests
+from tests.scripted_model import script
+from tests.support import Process, Server, upstream_requests
 
 agents = pytest.importorskip("agents", reason="openai-agents is not installed (bash scripts/setup.sh --dev)")
 langchain_openai = pytest.importorskip("langchain_openai", reason="langchain-openai is not installed")
 
 pytestmark = pytest.mark.clients
-
-
-def script(*steps: dict[str, Any], text: str = "Go.") -> str:
-    return f"{text} <<script>>{json.dumps(list(steps))}<</script>>"
-
-
-@pytest.fixture()
-def fake(fake_upstream: Process) -> Process:
-    HTTP.delete(fake_upstream.url + "/fake/requests")
-    return fake_upstream
 
 
 @pytest.fixture()
