@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api import chat, conversations, handlers, models, responses
 from responsa.api.deps import TestIdMiddleware
-from responsa.auth.guard import Guard
+from responsa.auth.guard import Guard, authentication_on
 from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
 from responsa.config import Settings
@@ -52,9 +52,9 @@ def _recording_index(settings: Settings) -> RecordingIndex | None:
     return index
 
 
-def build_upstreams(settings: Settings) -> tuple[ModelRegistry, SearchProvider]:
-    """The inference providers and the web search provider, recorded unless the mode is live."""
-    policy = OutboundPolicy(settings.outbound_allow)
+def build_upstreams(settings: Settings, policy: OutboundPolicy) -> tuple[ModelRegistry, SearchProvider]:
+    """The inference providers and the web search provider (its requests pass `policy`),
+    recorded unless the mode is live."""
     search: SearchProvider = TavilySearch(settings.tavily_base_url, settings.tavily_api_key, policy=policy)
     index = _recording_index(settings)
     if index is None:
@@ -113,9 +113,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = SqlStore(settings.db_url)
         await store.start()
-        registry, search = build_upstreams(settings)
+        outbound = OutboundPolicy(settings.outbound_allow)  # one policy for every fetch for a client
+        registry, search = build_upstreams(settings, outbound)
         await registry.start()
-        guard = Guard(settings, store, auth_on=settings.oidc is not None or await store.has_api_keys())
+        guard = Guard(settings, store, auth_on=await authentication_on(settings, store))
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         engine = Engine(
@@ -124,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
             search,
             sealer=Sealer(key),
             faithful=settings.translation == "faithful",
-            outbound=OutboundPolicy(settings.outbound_allow),
+            outbound=outbound,
         )
         runner = JobRunner(engine, store, settings.background_workers, settings.job_lease_s)
         await runner.start()

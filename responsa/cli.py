@@ -69,14 +69,15 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _auth_configured(settings: Settings) -> bool:
+    from responsa.auth.guard import authentication_on
     from responsa.store.sql import SqlStore
 
-    if settings.oidc is not None:
+    if settings.oidc is not None:  # no need to open the database to know
         return True
     store = SqlStore(settings.db_url)
     await store.start()
     try:
-        return await store.has_api_keys()
+        return await authentication_on(settings, store)
     finally:
         await store.close()
 

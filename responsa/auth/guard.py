@@ -30,6 +30,11 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+async def authentication_on(settings: Settings, store: Store) -> bool:
+    """Authentication is on when an OIDC issuer is configured or any API key is active."""
+    return settings.oidc is not None or await store.has_api_keys()
+
+
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
 
