@@ -25,6 +25,7 @@ from responsa.auth.principal import current_principal
 from responsa.config import Settings
 from responsa.crypto import Sealer, new_key
 from responsa.engine.background import JobRunner
+from responsa.engine.conversations import TurnLease
 from responsa.engine.run import Engine
 from responsa.errors import ResponsaError
 from responsa.outbound import OutboundPolicy
@@ -126,8 +127,16 @@ def create_app(settings: Settings) -> FastAPI:
             sealer=Sealer(key),
             faithful=settings.translation == "faithful",
             outbound=outbound,
+            turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),
         )
-        runner = JobRunner(engine, store, settings.background_workers, settings.job_lease_s)
+        runner = JobRunner(
+            engine,
+            store,
+            settings.background_workers,
+            settings.job_lease_s,
+            max_attempts=settings.job_max_attempts,
+            retention_s=settings.job_retention_s,
+        )
         await runner.start()
         app.state.runner = runner
         app.state.settings = settings

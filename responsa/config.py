@@ -114,6 +114,14 @@ class Settings(BaseModel):
     local_threads: int = Field(default=2, ge=1)
     background_workers: int = Field(default=4, ge=1)
     job_lease_s: float = Field(default=30.0, gt=0)
+    # A job whose worker died is taken over at most this many times in all, then failed.
+    job_max_attempts: int = Field(default=3, ge=1)
+    # Finished jobs' rows (not their responses or events) are removed after this long.
+    job_retention_s: float = Field(default=86400.0, ge=0)
+    # One turn at a time per conversation: the lease a dead holder keeps it for, and how long a
+    # second turn waits for the first before it is refused (409).
+    turn_lease_s: float = Field(default=30.0, gt=0)
+    turn_wait_s: float = Field(default=300.0, ge=0)
     tavily_api_key: str | None = None
     tavily_base_url: str = "https://api.tavily.com"
     log_level: str = "info"
@@ -221,6 +229,10 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_LOCAL_THREADS": "local_threads",
         "RESPONSA_BACKGROUND_WORKERS": "background_workers",
         "RESPONSA_JOB_LEASE_S": "job_lease_s",
+        "RESPONSA_JOB_MAX_ATTEMPTS": "job_max_attempts",
+        "RESPONSA_JOB_RETENTION_S": "job_retention_s",
+        "RESPONSA_TURN_LEASE_S": "turn_lease_s",
+        "RESPONSA_TURN_WAIT_S": "turn_wait_s",
         "TAVILY_API_KEY": "tavily_api_key",
         "RESPONSA_TAVILY_BASE_URL": "tavily_base_url",
         "RESPONSA_LOG_LEVEL": "log_level",

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import openai
 import pytest
@@ -218,3 +220,24 @@ def new_database(kind: str, tmp: Path) -> Iterator[str]:
         yield f"{PG_URL.rpartition('/')[0]}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def count_rows(db_url: str, sql: str, **params: Any) -> int:
+    """`SELECT count(*) ...` straight on a test database (SQLite file or PostgreSQL), not
+    through the server: what is really left in it. Named parameters are written `:name`."""
+    if db_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    async def count() -> int:
+        names = list(params)
+        query = sql
+        for i, name in enumerate(names, 1):
+            query = query.replace(f":{name}", f"${i}")
+        conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return int(await conn.fetchval(query, *(params[n] for n in names)))
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())

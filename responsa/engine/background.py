@@ -8,8 +8,14 @@
 A worker claims the oldest runnable job (queued, or whose lease lapsed because its replica died),
 runs the same engine stream as a foreground response, and stores every event in order, so any
 replica can stream it from any point (`tail`). The lease is renewed while the job runs; renewal
-also brings cancellation requests made on any replica. A job taken over from a dead replica runs
-again from the start; its events continue the numbering after the last stored one.
+also brings cancellation requests made on any replica.
+
+A job taken over from a dead replica runs again from the start, at most `max_attempts` times in
+all (then it fails). Its events continue the stored stream: if the dead worker had streamed no
+output yet, the stream simply goes on; if it had, a `responsa:response.restarted` event tells
+readers to drop that output, and the new attempt's items take output indices after the old ones
+(`events.restarted`), so a reader, the SDK's stream helpers included, folds the stream into
+exactly the final response.
 """
 
 from __future__ import annotations
@@ -20,22 +26,28 @@ import logging
 import os
 import secrets
 import socket
+import time
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from responsa.auth.principal import Principal, current_principal
 from responsa.batches import ready_batches
 from responsa.context import current_provider_data, current_test_id
+from responsa.engine.events import RESTARTED, lifecycle, restarted
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.run import TERMINAL_EVENTS, Engine, PreparedRun
 from responsa.errors import ResponsaError
-from responsa.store.base import Job, Store
-from responsa.types import EventStream
+from responsa.store.base import Job, Store, StoredResponse
+from responsa.types import Event, EventStream, Item
 
 log = logging.getLogger("responsa.background")
 
 FINISHED = frozenset({"completed", "failed", "incomplete", "cancelled"})
 IDLE_POLL_S = 0.5
+SWEEP_S = 60.0  # how often a replica removes expired job rows and idempotency keys
+IDEMPOTENCY_TTL_S = 86400.0
+OPENING = frozenset({"response.created", "response.queued", "response.in_progress", RESTARTED})
 
 
 async def tail(store: Store, response_id: str, after: int) -> EventStream:
@@ -55,12 +67,59 @@ async def tail(store: Store, response_id: str, after: int) -> EventStream:
         await store.wait_for_events(response_id, 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where an attempt starts in a job's stored stream."""
+
+    start: int  # its first sequence number
+    opening: list[Event]  # the opening events the stream does not hold yet
+    index_offset: int  # the first output index no earlier attempt used (0: none streamed output)
+
+    @classmethod
+    def after(cls, stored: list[tuple[int, Event]], response: dict[str, Any], attempt: int) -> Resume:
+        start = stored[-1][0] + 1 if stored else 0
+        kinds = {event["type"] for _, event in stored}
+        opening = [] if "response.in_progress" in kinds else [lifecycle("in_progress", response)]
+        if "response.created" not in kinds:
+            opening.insert(0, lifecycle("created", response))
+        indices = [e["output_index"] for _, e in stored if e["type"] not in OPENING and "output_index" in e]
+        if not indices:
+            return cls(start, opening, 0)
+        offset = max(indices) + 1
+        return cls(start, [*opening, *_closing(stored), restarted(response["id"], attempt, offset)], offset)
+
+
+def _closing(stored: list[tuple[int, Event]]) -> list[Event]:
+    """`output_item.done` (status incomplete) for each item a stopped worker left open."""
+    opened: dict[int, Item] = {}
+    for _, event in stored:
+        if event["type"] == "response.output_item.added":
+            opened[event["output_index"]] = event["item"]
+        elif event["type"] == "response.output_item.done":
+            opened.pop(event["output_index"], None)
+    return [
+        {"type": "response.output_item.done", "output_index": index, "item": {**item, "status": "incomplete"}}
+        for index, item in sorted(opened.items())
+    ]
+
+
 class JobRunner:
-    def __init__(self, engine: Engine, store: Store, workers: int, lease_s: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        workers: int,
+        lease_s: float,
+        *,
+        max_attempts: int = 3,
+        retention_s: float = 86400.0,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.workers = workers
         self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self.retention_s = retention_s
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -70,6 +129,7 @@ class JobRunner:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._work()) for _ in range(self.workers)]
+        self._tasks.append(loop.create_task(self._sweep()))
 
     def nudge(self) -> None:
         self._wake.set()
@@ -107,10 +167,24 @@ class JobRunner:
             except Exception:
                 log.exception("background response %s failed", job.response_id)
 
+    async def _sweep(self) -> None:
+        """Remove finished jobs' rows after the retention, and expired idempotency keys."""
+        while not self._stopping:
+            try:
+                now = time.time()
+                await self.store.remove_finished_jobs(now - self.retention_s)
+                await self.store.remove_expired_keys(now - IDEMPOTENCY_TTL_S)
+            except Exception:
+                log.exception("could not remove expired job rows")
+            await asyncio.sleep(min(SWEEP_S, max(self.retention_s / 2, IDLE_POLL_S)))
+
     async def _run(self, job: Job) -> None:
         stored = await self.store.get_response(job.response_id)
         if stored is None:  # deleted while queued
             await self.store.finish_job(job.response_id, self.owner)
+            return
+        if job.attempts > self.max_attempts:
+            await self._give_up(job, stored)
             return
         try:
             job = self.engine.open_job(job)  # a job sealed under another key fails here, cleanly
@@ -131,10 +205,11 @@ class JobRunner:
             await self.store.save_response(stored, existing=True)
             await self.store.finish_job(job.response_id, self.owner)
             return
-        last = await self.store.last_event_seq(job.response_id)  # a taken-over job numbers on
-        start = 0 if last is None else last + 1
+        resume = Resume.after(await self.store.events_after(job.response_id, -1), run.response, job.attempts)
+        if resume.index_offset:
+            log.warning("background response %s runs again (attempt %d)", job.response_id, job.attempts)
         await self.store.save_response(run.stored({**run.response, "status": "in_progress"}), existing=True)
-        task = asyncio.get_running_loop().create_task(self._stream(run, start))
+        task = asyncio.get_running_loop().create_task(self._stream(run, resume))
         self._running[job.response_id] = (run, task)
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(job.response_id, run, task))
         try:
@@ -146,9 +221,31 @@ class JobRunner:
         if run.on_abort != "abandon":
             await self.store.finish_job(job.response_id, self.owner)
 
-    async def _stream(self, run: PreparedRun, start: int) -> None:
+    async def _give_up(self, job: Job, stored: StoredResponse) -> None:
+        """A job whose workers kept dying: failed, with a last event so its readers stop too."""
+        tries = job.attempts - 1
+        log.error("background response %s failed: its worker stopped %d times", job.response_id, tries)
+        message = (
+            f"The background response was started {tries} times and its worker stopped each time "
+            "before it finished; it is not tried again."
+        )
+        stored.status = "failed"
+        stored.response = {
+            **stored.response,
+            "status": "failed",
+            "output": [],
+            "error": {"code": "server_error", "message": message},
+        }
+        await self.store.save_response(stored, existing=True)
+        last = await self.store.last_event_seq(job.response_id)
+        event = {**lifecycle("failed", stored.response), "sequence_number": 0 if last is None else last + 1}
+        await self.store.append_events(job.response_id, [event])
+        await self.store.finish_job(job.response_id, self.owner)
+
+    async def _stream(self, run: PreparedRun, resume: Resume) -> None:
         # What one upstream read produced is stored in one transaction, and tailers wake once.
-        async with aclosing(ready_batches(self.engine.stream(run, start=start))) as batches:
+        stream = self.engine.stream(run, resume.start, resume.opening, resume.index_offset)
+        async with aclosing(ready_batches(stream)) as batches:
             async for events in batches:
                 await self.store.append_events(run.response["id"], events)
 

@@ -18,6 +18,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from responsa.engine import translate
 from responsa.errors import Conflict, InvalidRequest, NotFound
@@ -28,8 +29,16 @@ log = logging.getLogger("responsa.engine")
 
 CONVERSATION_ID = re.compile(r"^conv_[0-9a-f]{48}$")
 MAX_ITEMS_PER_CALL = 20
-LEASE_TTL_S = 60.0  # a holder that died frees the conversation after this long
-LEASE_WAIT_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLease:
+    """How turns on one conversation take turns: a holder that died frees the conversation after
+    `ttl_s` (it renews every third of that while alive); a second turn waits up to `wait_s` for
+    the first to finish, then is refused with a 409."""
+
+    ttl_s: float = 30.0
+    wait_s: float = 300.0
 
 
 def check_id(conversation_id: object, param: str = "conversation_id") -> str:
@@ -89,12 +98,14 @@ async def all_items(store: Store, conversation_id: str, owner: str | None = None
 
 
 @contextlib.asynccontextmanager
-async def conversation_turn(store: Store, conversation_id: str, owner: str) -> AsyncIterator[None]:
+async def conversation_turn(
+    store: Store, conversation_id: str, owner: str, lease: TurnLease
+) -> AsyncIterator[None]:
     """Hold the conversation's turn lease for the body; renewed while held, released after."""
     delay = 0.005
-    deadline = time.monotonic() + LEASE_WAIT_S
+    deadline = time.monotonic() + lease.wait_s
     while True:
-        taken = await store.acquire_turn(conversation_id, owner, LEASE_TTL_S)
+        taken = await store.acquire_turn(conversation_id, owner, lease.ttl_s)
         if taken is None:
             raise not_found(conversation_id, "conversation")
         if taken:
@@ -108,8 +119,8 @@ async def conversation_turn(store: Store, conversation_id: str, owner: str) -> A
 
     async def renew() -> None:
         while True:
-            await asyncio.sleep(LEASE_TTL_S / 3)
-            await store.acquire_turn(conversation_id, owner, LEASE_TTL_S)
+            await asyncio.sleep(lease.ttl_s / 3)
+            await store.acquire_turn(conversation_id, owner, lease.ttl_s)
 
     renewer = asyncio.get_running_loop().create_task(renew())
     try:

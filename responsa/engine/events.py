@@ -35,6 +35,39 @@ class Stamper:
         return event
 
 
+class ShiftedStamper(Stamper):
+    """For a background attempt that follows an abandoned one in the same stored stream: its
+    `output_index`es start after the ones the abandoned attempt used (see `restarted`)."""
+
+    __slots__ = ("offset",)
+
+    def __init__(self, start: int, offset: int) -> None:
+        super().__init__(start)
+        self.offset = offset
+
+    def __call__(self, event: Event) -> Event:
+        if "output_index" in event:
+            event["output_index"] += self.offset
+        return super().__call__(event)
+
+
+RESTARTED = "responsa:response.restarted"
+
+
+def restarted(response_id: str, attempt: int, offset: int) -> Event:
+    """An extension event (prefixed, as OpenResponses asks): the worker running this background
+    response stopped after streaming some output and another worker runs it again from the
+    start. A reader drops the output it folded so far; from here on, an event's `output_index`
+    minus `output_index_offset` is the item's position in the final response. The indices never
+    repeat, so the SDK's stream helpers still build the final response."""
+    return {
+        "type": RESTARTED,
+        "response_id": response_id,
+        "attempt": attempt,
+        "output_index_offset": offset,
+    }
+
+
 def lifecycle(kind: str, response: dict[str, Any]) -> Event:
     """`response.<kind>` carrying a snapshot of the response object."""
     return {"type": f"response.{kind}", "response": {**response, "output": list(response["output"])}}

@@ -29,7 +29,7 @@ from responsa.auth.principal import OPEN, Principal
 from responsa.context import current_provider_data
 from responsa.crypto import Sealer
 from responsa.engine import conversations, history, translate
-from responsa.engine.events import Stamper, lifecycle
+from responsa.engine.events import ShiftedStamper, Stamper, lifecycle
 from responsa.engine.items import references
 from responsa.engine.items.reasoning import ENCRYPTED_INCLUDE
 from responsa.engine.model_call import CallOptions, ModelCall
@@ -42,7 +42,7 @@ from responsa.outbound import OutboundPolicy, OutboundRefused
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
 from responsa.tools.web_search import SearchProvider
-from responsa.types import ChatMessages, ChatRequest, EventStream, Item
+from responsa.types import ChatMessages, ChatRequest, Event, EventStream, Item
 
 log = logging.getLogger("responsa.engine")
 
@@ -107,8 +107,10 @@ class Engine:
         sealer: Sealer | None = None,
         faithful: bool = True,
         outbound: OutboundPolicy | None = None,
+        turn_lease: conversations.TurnLease | None = None,
     ) -> None:
         self.outbound = outbound
+        self.turn_lease = turn_lease or conversations.TurnLease()
         self.store = store
         self.registry = registry
         self.search = search
@@ -222,13 +224,23 @@ class Engine:
             principal=principal,
         )
 
-    async def stream(self, run: PreparedRun, start: int = 0) -> EventStream:
+    async def stream(
+        self, run: PreparedRun, start: int = 0, opening: list[Event] | None = None, index_offset: int = 0
+    ) -> EventStream:
         """All events of the response, stamped from `start`, always ending in a terminal
-        `response.*` event."""
+        `response.*` event. They open with `response.created` and `response.in_progress`, or with
+        `opening` (a background job: what its stored stream does not hold yet); a job run again
+        after another worker streamed output numbers its items from `index_offset`."""
         stamp = Stamper(start)
         state = RunState()
         finished = False
+        if opening is None:
+            opening = [lifecycle("created", run.response), lifecycle("in_progress", run.response)]
         try:
+            for event in opening:
+                yield stamp(event)
+            if index_offset:
+                stamp = ShiftedStamper(stamp.next, index_offset)
             async for event in self._run_turns(run, state):
                 yield stamp(event)
             finished = True
@@ -255,7 +267,10 @@ class Engine:
         `headers`, provider-data keys): they are stored sealed (`open_job`), and the store clears
         them when the job finishes."""
         queued = {**run.response, "status": "queued"}
-        event = {"type": "response.queued", "response": queued, "sequence_number": 0}
+        events = [  # a stream opens with `response.created`, as the SDK's stream helpers require
+            {"type": "response.created", "response": queued, "sequence_number": 0},
+            {"type": "response.queued", "response": queued, "sequence_number": 1},
+        ]
         job = Job(queued["id"], request, context)
         if self.sealer is not None:
             job = Job(
@@ -263,7 +278,7 @@ class Engine:
                 {SEALED: self.sealer.seal(JOB_PURPOSE, {"request": request, "context": context})},
                 {},
             )
-        await self.store.enqueue(run.stored(queued), job, [event])
+        await self.store.enqueue(run.stored(queued), job, events)
         return queued
 
     def open_job(self, job: Job) -> Job:
@@ -282,15 +297,13 @@ class Engine:
         return final, run.error
 
     async def _run_turns(self, run: PreparedRun, state: RunState) -> EventStream:
-        yield lifecycle("created", run.response)
-        yield lifecycle("in_progress", run.response)
         try:
             if run.conversation_id is None:
                 async for event in self._respond(run, state):
                     yield event
             else:
                 async with conversations.conversation_turn(
-                    self.store, run.conversation_id, run.response["id"]
+                    self.store, run.conversation_id, run.response["id"], self.turn_lease
                 ):
                     await self._refresh_history(run, run.conversation_id)
                     async for event in self._respond(run, state):

@@ -81,6 +81,17 @@ class Job:
 
 
 @dataclass(slots=True)
+class IdempotencyRecord:
+    """A claimed `Idempotency-Key`: the request it was first used with, the response that request
+    runs, and the answer it gave (None while it runs)."""
+
+    request_hash: str
+    response_id: str
+    created_at: float
+    result: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
 class Page:
     rows: list[StoredResponse]
     has_more: bool
@@ -235,6 +246,31 @@ class Store(ABC):
         """Sleep until new events may exist (PostgreSQL: LISTEN/NOTIFY; SQLite: polling)."""
 
     # API keys
+
+    @abstractmethod
+    async def remove_finished_jobs(self, before: float) -> int:
+        """Remove the rows of jobs that finished before `before` (their responses stay)."""
+
+    # Idempotency keys (`Idempotency-Key` on create requests), per owner.
+    @abstractmethod
+    async def claim_key(
+        self, owner: str, key: str, request_hash: str, response_id: str, now: float
+    ) -> IdempotencyRecord | None:
+        """Claim the key for a new request: None if it was free, else the existing claim."""
+
+    @abstractmethod
+    async def key_record(self, owner: str, key: str) -> IdempotencyRecord | None: ...
+
+    @abstractmethod
+    async def settle_key(self, owner: str, key: str, response_id: str, result: dict[str, Any]) -> None:
+        """Keep the answer the claiming request gave, for repeats to get."""
+
+    @abstractmethod
+    async def release_key(self, owner: str, key: str, response_id: str) -> None:
+        """Give up an unanswered claim (the request failed or its client left): a retry runs."""
+
+    @abstractmethod
+    async def remove_expired_keys(self, before: float) -> int: ...
 
     @abstractmethod
     async def add_api_key(self, key: ApiKey) -> None: ...

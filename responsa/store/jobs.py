@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -109,21 +109,29 @@ class SqlJobs:
 
     async def finish_job(self, response_id: str, owner: str) -> None:
         # A finished job keeps no request: the credentials it carried are gone with it.
-        await self._set_job_state(response_id, owner, "done", {"request": "{}", "context": "{}"})
+        await self._set_job_state(
+            response_id, owner, "done", {"request": "{}", "context": "{}", "finished_at": time.time()}
+        )
 
     async def release_job(self, response_id: str, owner: str) -> None:
-        await self._set_job_state(response_id, owner, "queued")
+        # Handed back by a replica shutting down: not an attempt that failed.
+        await self._set_job_state(response_id, owner, "queued", {"attempts": background_jobs.c.attempts - 1})
 
     async def _set_job_state(
-        self, response_id: str, owner: str, state: str, cleared: dict[str, str] | None = None
+        self, response_id: str, owner: str, state: str, values: dict[str, Any] | None = None
     ) -> None:
         c = background_jobs.c
         statement = (
             update(background_jobs)
             .where(c.response_id == response_id, c.owner == owner)
-            .values(state=state, owner=None, lease_expires_at=None, **(cleared or {}))
+            .values(state=state, owner=None, lease_expires_at=None, **(values or {}))
         )
         await self.db.write(lambda conn: conn.execute(statement))
+
+    async def remove_finished_jobs(self, before: float) -> int:
+        c = background_jobs.c
+        statement = delete(background_jobs).where(c.state == "done", c.finished_at < before)
+        return await self.db.write(lambda conn: int(conn.execute(statement).rowcount or 0))
 
     async def request_cancel(self, response_id: str) -> bool:
         c = background_jobs.c
@@ -132,7 +140,9 @@ class SqlJobs:
             unstarted = conn.execute(
                 update(background_jobs)
                 .where(c.response_id == response_id, c.state == "queued", c.owner.is_(None), c.attempts == 0)
-                .values(state="done", cancel_requested=True, request="{}", context="{}")
+                .values(
+                    state="done", cancel_requested=True, request="{}", context="{}", finished_at=time.time()
+                )
             )
             if unstarted.rowcount:
                 return False

@@ -101,7 +101,22 @@ background_jobs = Table(
     Column("lease_expires_at", Float),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("finished_at", Float),  # the row is removed `job_retention_s` after this
     Index("ix_background_jobs_state", "state", "created_at"),
+)
+
+# `Idempotency-Key` of create requests: the first request with a key runs, a repeat gets its
+# answer (`result`, once there is one). Removed a day after `created_at`.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", String(120), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response_id", String(80), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("result", Text),
+    Index("ix_idempotency_keys_created", "created_at"),
 )
 
 response_events = Table(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,9 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.responses import Response
 
-from tests.support import HTTP, Process, Server, new_database, start_server
+from tests.support import HTTP, Process, Server, count_rows, new_database, start_server
 
 FINISHED = {"completed", "failed", "incomplete", "cancelled"}
 
@@ -27,7 +29,7 @@ def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def replica(tmp: Path, name: str, db: str, fake: Process) -> Server:
+def replica(tmp: Path, name: str, db: str, fake: Process, **env: str) -> Server:
     return start_server(
         tmp,
         name,
@@ -36,6 +38,7 @@ def replica(tmp: Path, name: str, db: str, fake: Process) -> Server:
             "OPENAI_BASE_URL": fake.url + "/v1",
             "RESPONSA_DB_URL": db,
             "RESPONSA_JOB_LEASE_S": "2",
+            **env,
         },
     )
 
@@ -96,7 +99,8 @@ def test_background_on_two_replicas(tmp_path: Path, shared_db: str, fake_upstrea
             client_a.responses.create(model="openai/slow", input="tick", background=True, stream=True)
         )
         assert [e.sequence_number for e in events] == list(range(len(events)))
-        assert events[0].type == "response.queued" and events[-1].type == "response.completed"
+        assert [e.type for e in events[:3]] == ["response.created", "response.queued", "response.in_progress"]
+        assert events[-1].type == "response.completed"
         response_id = events[-1].response.id
         full = stream_events(a, response_id)
         resumed = stream_events(b, response_id, after=5)
@@ -140,20 +144,92 @@ def test_cancel_from_the_other_replica(tmp_path: Path, shared_db: str, fake_upst
         assert b.client().responses.cancel(done.id).status == "completed"  # finished: returned as is
 
 
+def fold(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stream folded into output items by hand, as README "Background responses" says: drop
+    what was folded at `responsa:response.restarted`, then place items at `output_index` minus
+    its `output_index_offset`."""
+    items: dict[int, dict[str, Any]] = {}
+    offset = 0
+    for event in events:
+        if event["type"] == "responsa:response.restarted":
+            items, offset = {}, event["output_index_offset"]
+        elif event["type"] == "response.output_item.done":
+            items[event["output_index"] - offset] = event["item"]
+    return [items[i] for i in sorted(items)]
+
+
 def test_job_survives_a_killed_replica(tmp_path: Path, shared_db: str, fake_upstream: Process) -> None:
     a = replica(tmp_path, "a", shared_db, fake_upstream)
     queued = a.client().responses.create(model="openai/slow", input="tick", background=True)
-    wait_status(a, queued.id, {"in_progress"})  # A's worker holds it
     with replica(tmp_path, "b", shared_db, fake_upstream) as b:
+        final: list[Response | BaseException] = []
+
+        def read_with_sdk() -> None:  # a reader on the survivor from the start, folding as the SDK does
+            try:
+                with b.client().responses.stream(response_id=queued.id) as stream:
+                    for _ in stream:
+                        pass
+                    final.append(stream.get_final_response())
+            except BaseException as exc:
+                final.append(exc)
+
+        reader = threading.Thread(target=read_with_sdk)
+        reader.start()
+        follow_until(b, queued.id, "response.output_text.delta")  # A's worker has streamed output
         assert a.proc is not None
-        os.kill(a.proc.pid, signal.SIGKILL)
+        os.kill(a.proc.pid, signal.SIGKILL)  # mid-answer: some deltas are stored
         a.proc.wait()
         done = wait_status(b, queued.id, FINISHED, timeout=60)
+        reader.join(30)
         assert done["status"] == "completed"
-        assert done["output"][0]["content"][0]["text"].startswith("tick0 ")
+        text = done["output"][0]["content"][0]["text"]
+        assert text.startswith("tick0 ")
         events = stream_events(b, queued.id)
         assert [e["sequence_number"] for e in events] == list(range(len(events)))
+        kinds = [e["type"] for e in events]
+        assert kinds.count("response.created") == 1 and kinds.count("responsa:response.restarted") == 1
+        assert fold(events) == done["output"]
+        assert final and isinstance(final[0], Response), final
+        assert final[0].output_text == text and final[0].status == "completed"
+        later = [e for e in events if e["sequence_number"] > kinds.index("responsa:response.restarted")]
+        deltas = "".join(e["delta"] for e in later if e["type"] == "response.output_text.delta")
+        assert deltas == text
     a.stop()
+
+
+def follow_until(server: Server, response_id: str, kind: str, count: int = 1) -> None:
+    """Follow a background stream until `count` events of type `kind` have arrived."""
+    with HTTP.stream("GET", f"{server.url}/v1/responses/{response_id}", params={"stream": "true"}) as resp:
+        for line in resp.iter_lines():
+            if f'"type":"{kind}"' in line:
+                count -= 1
+                if not count:
+                    return
+    raise AssertionError(f"the stream of {response_id} ended before {kind}")
+
+
+def test_job_that_keeps_dying_fails(tmp_path: Path, shared_db: str, fake_upstream: Process) -> None:
+    """Attempts are counted and checked: with at most 2, a job whose worker died twice fails."""
+    env = {"RESPONSA_JOB_MAX_ATTEMPTS": "2"}
+    queued = None
+    for name in ("a", "b"):
+        server = replica(tmp_path, name, shared_db, fake_upstream, **env)
+        if queued is None:
+            queued = server.client().responses.create(model="openai/slow", input="tick", background=True)
+        # this replica's worker has streamed output (the second time: after its restart)
+        follow_until(server, queued.id, "response.output_text.delta", 1 if name == "a" else 2)
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+        server.stop()
+    assert queued is not None
+    with replica(tmp_path, "c", shared_db, fake_upstream, **env) as c:
+        failed = wait_status(c, queued.id, FINISHED, timeout=60)
+        assert failed["status"] == "failed"
+        assert "started 2 times" in failed["error"]["message"]
+        events = stream_events(c, queued.id)  # the stored stream ends too
+        assert events[-1]["type"] == "response.failed"
+        assert [e["sequence_number"] for e in events] == list(range(len(events)))
 
 
 def test_graceful_shutdown_hands_the_job_over(tmp_path: Path, shared_db: str, fake_upstream: Process) -> None:
@@ -176,3 +252,47 @@ def test_background_errors(live_server: Server) -> None:
         client.responses.cancel(foreground.id)
     resp = HTTP.get(f"{live_server.url}/v1/responses/{foreground.id}", params={"stream": "true"})
     assert resp.status_code == 400
+
+
+TABLES_BY_RESPONSE = {
+    "responses": "id",
+    "response_events": "response_id",
+    "response_items": "response_id",
+    "background_jobs": "response_id",
+}
+
+
+def rows_left(db: str, response_id: str) -> dict[str, int]:
+    return {
+        table: count_rows(db, f"SELECT count(*) FROM {table} WHERE {column} = :id", id=response_id)
+        for table, column in TABLES_BY_RESPONSE.items()
+    }
+
+
+def test_delete_during_a_running_job_is_final(tmp_path: Path, shared_db: str, fake_upstream: Process) -> None:
+    with replica(tmp_path, "a", shared_db, fake_upstream) as a:
+        client = a.client()
+        queued = client.responses.create(model="openai/slow", input="tick", background=True)
+        follow_until(a, queued.id, "response.output_text.delta")  # running, events stored
+        assert HTTP.delete(f"{a.url}/v1/responses/{queued.id}").json()["deleted"] is True
+        time.sleep(3)  # longer than the job would have run: its end must not bring it back
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(queued.id)
+        assert HTTP.delete(f"{a.url}/v1/responses/{queued.id}").status_code == 404
+        assert rows_left(shared_db, queued.id) == dict.fromkeys(TABLES_BY_RESPONSE, 0)
+        assert "Traceback" not in a.log_tail(200)
+
+
+def test_finished_job_rows_are_removed_after_the_retention(
+    tmp_path: Path, shared_db: str, fake_upstream: Process
+) -> None:
+    with replica(tmp_path, "a", shared_db, fake_upstream, RESPONSA_JOB_RETENTION_S="0") as a:
+        queued = a.client().responses.create(model="openai/gpt-4o", input="hi", background=True)
+        assert wait_status(a, queued.id, FINISHED)["status"] == "completed"
+        deadline = time.monotonic() + 10
+        while rows_left(shared_db, queued.id)["background_jobs"]:
+            assert time.monotonic() < deadline, "the finished job's row was never removed"
+            time.sleep(0.1)
+        # the response and its stored stream stay
+        assert rows_left(shared_db, queued.id)["responses"] == 1
+        assert stream_events(a, queued.id)[-1]["type"] == "response.completed"
