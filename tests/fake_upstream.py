@@ -12,6 +12,7 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
                       answers in text once the last message is a tool result
     tool-loop         calls the first offered tool every time
     slow              one content chunk per 0.2 s, ten of them
+    slow-once         the first request with a given last message waits 3 s; later ones do not
     no-usage          like the default, without a usage chunk
     rate-limited      HTTP 429 with Retry-After: 7
     cut-short         two content chunks, then the stream ends cleanly with no finish_reason
@@ -114,6 +115,9 @@ async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
         for piece in (arguments[:5], arguments[5:]):
             yield _sse(_chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         finish = "tool_calls"
+    elif model == "slow-once" and _first_time(body):
+        await asyncio.sleep(3)
+        yield _sse(_chunk(model, {"content": "late"}))
     elif model == "slow":
         for i in range(10):
             await asyncio.sleep(0.2)
@@ -129,6 +133,17 @@ async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
     if model != "no-usage" and (body.get("stream_options") or {}).get("include_usage"):
         yield _sse(_usage(model))
     yield b"data: [DONE]\n\n"
+
+
+slow_once_seen: set[str] = set()
+
+
+def _first_time(body: dict[str, Any]) -> bool:
+    last = json.dumps(body["messages"][-1], sort_keys=True)
+    if last in slow_once_seen:
+        return False
+    slow_once_seen.add(last)
+    return True
 
 
 async def chat(request: Request) -> Response:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
+from starlette.types import Receive
 
-from responsa.api import sse
+from responsa.api import idempotency, sse
 from responsa.api.deps import json_response, list_page, read_json, store
 from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
@@ -22,6 +24,7 @@ from responsa.store.base import Store, StoredResponse
 from responsa.types import Event, EventStream
 
 router = APIRouter()
+T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Order = Annotated[Literal["asc", "desc"], Query()]
@@ -72,7 +75,28 @@ async def create_response(request: Request) -> Response:
     data = await read_json(request)
     req = parse_create_request(data)
     principal = current_principal.get()
-    prepared = await engine.prepare(req, principal=principal)
+    key = idempotency.key_of(request)
+    while True:
+        prepared = await engine.prepare(req, principal=principal)
+        if key is None:
+            return await _create(request, engine, prepared, data, None)
+        claim = await idempotency.claim(engine.store, principal.owner, key, data, prepared.response["id"])
+        if claim.repeat is None:
+            try:
+                return await _create(request, engine, prepared, data, claim)
+            except BaseException:
+                await asyncio.shield(claim.release())
+                raise
+        repeated = await idempotency.answer(claim, req.stream)
+        if repeated is not None:
+            return repeated
+        req = parse_create_request(data)  # the first request gave its claim up: run this one
+
+
+async def _create(
+    request: Request, engine: Engine, prepared: PreparedRun, data: Any, claim: idempotency.Claim | None
+) -> Response:
+    req, principal = prepared.request, prepared.principal
     if req.background:
         max_jobs = request.app.state.settings.max_jobs_per_owner
         if max_jobs is not None and await engine.store.active_jobs(principal.owner) >= max_jobs:
@@ -81,6 +105,8 @@ async def create_response(request: Request) -> Response:
             )
         queued = await engine.enqueue(prepared, data, job_context())
         request.app.state.runner.nudge()
+        if claim is not None:
+            await claim.settle(queued)
         if req.stream:
             return sse.response_stream(tail(engine.store, queued["id"], -1))
         return json_response(queued)
@@ -89,12 +115,43 @@ async def create_response(request: Request) -> Response:
         events = engine.stream(prepared)
         if limit.max is not None:
             events = _held(events, limit.hold(principal.owner))
+        if claim is not None:
+            events = claim.watch(events)
         return sse.response_stream(events, await _open_stream(events, prepared))
     with limit.hold(principal.owner):
-        final, error = await engine.collect(prepared)
+        collected = await _unless_client_leaves(request, engine.collect(prepared))
+    if collected is None:  # nobody to answer; the response is stored failed (engine.DISCONNECTED)
+        if claim is not None:
+            await claim.release()
+        return Response(status_code=499)
+    final, error = collected
     if error is not None:
         raise error
+    if claim is not None:
+        await claim.settle(final)
     return json_response(final)
+
+
+async def _unless_client_leaves(request: Request, work: Awaitable[T]) -> T | None:
+    """`work`'s result, or None if the client disconnects first: then `work` is cancelled, so a
+    client that gave up (an SDK timeout, before its retry) leaves no response running."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request.receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _held(events: EventStream, hold: contextlib.AbstractContextManager[None]) -> EventStream:

@@ -27,6 +27,7 @@ from responsa.store.tables import (
     background_jobs,
     conversation_items,
     conversations,
+    idempotency_keys,
     response_events,
     response_items,
     responses,
@@ -161,6 +162,7 @@ class SqlStore(SqlConversations, SqlJobs, SqlIdempotency, SqlKeys, Store):
             conn.execute(delete(response_items).where(response_items.c.response_id == response_id))
             conn.execute(delete(response_events).where(response_events.c.response_id == response_id))
             conn.execute(delete(background_jobs).where(background_jobs.c.response_id == response_id))
+            conn.execute(delete(idempotency_keys).where(idempotency_keys.c.response_id == response_id))
             return True
 
         return await self.db.write(remove)
