@@ -69,7 +69,7 @@ def _usage(model: str) -> dict[str, Any]:
             "prompt_tokens": 11,
             "completion_tokens": 5,
             "total_tokens": 16,
-            "prompt_tokens_details": {"cached_tokens": 2},
+            "prompt_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 3},
             "completion_tokens_details": {"reasoning_tokens": 0},
         },
     }

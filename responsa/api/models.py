@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from responsa.api.deps import engine, json_response
 from responsa.engine.run import Engine
-from responsa.errors import ResponsaError
+from responsa.errors import NotFound, ResponsaError
 
 router = APIRouter()
 log = logging.getLogger("responsa.api")
@@ -58,7 +58,17 @@ async def list_models(engine: Annotated[Engine, Depends(engine)]) -> Response:
 
 @router.get("/v1/models/{model_id:path}")
 async def retrieve_model(model_id: str, engine: Annotated[Engine, Depends(engine)]) -> Response:
+    """A configured model, or one its provider lists: a name a provider would merely pass on is
+    not said to exist."""
     resolved = engine.registry.resolve(model_id)
+    if not engine.registry.configured(model_id):
+        listed = {model.id for model in await resolved.provider.list_models()}
+        if resolved.provider_model_id not in listed:
+            raise NotFound(
+                f"The model '{model_id}' does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
     return json_response(
         _model(resolved.id, resolved.provider.name, resolved.provider_model_id, resolved.model_type)
     )

@@ -62,6 +62,10 @@ class ModelRegistry:
         """Providers that serve any `<provider>/<model>` (the no-config `openai` provider)."""
         return [self.providers[name] for name in sorted(self._open_providers)]
 
+    def configured(self, model_id: str) -> bool:
+        """Whether the id (or the alias's target) is a model of the config, not a name passed on."""
+        return self._aliases.get(model_id, model_id) in self._models
+
     def resolve(self, model_id: str) -> ResolvedModel:
         found = self._cache.get(model_id)
         if found is not None:

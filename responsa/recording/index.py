@@ -73,20 +73,26 @@ class RecordingIndex:
         return cassette.load(entries[0].path) if entries else None
 
     def miss(self, key: str, endpoint: str, body: dict[str, object], test_id: str | None) -> ReplayMiss:
-        """A ReplayMiss naming the key, the test id and the closest recorded request."""
+        """A ReplayMiss naming the key, the test id and the closest recording of the same test
+        (its file name and a diff). The client never sees a server path or another test's
+        recorded prompts; the server log has the whole diagnostic."""
         message = (
             f"No recording for {endpoint} with key {key} (test id {test_id!r}). "
             "Record it with RESPONSA_RECORDING_MODE=record or record-if-missing."
         )
         closest = self._closest(endpoint, body, test_id)
-        if closest is not None:
-            path, diff = closest
-            message += f"\nClosest recording: {path}\n{diff}"
-        return ReplayMiss(message)
+        if closest is None:
+            log.warning("%s No recording is close.", message)
+            return ReplayMiss(message)
+        path, diff, same_test = closest
+        log.warning("%s\nClosest recording: %s\n%s", message, path, diff)
+        if same_test:
+            return ReplayMiss(f"{message}\nClosest recording of this test: {path.name}\n{diff}")
+        return ReplayMiss(f"{message}\nNo recording has this test id (the server log names the closest).")
 
     def _closest(
         self, endpoint: str, body: dict[str, object], test_id: str | None
-    ) -> tuple[Path, str] | None:
+    ) -> tuple[Path, str, bool] | None:
         entries = [e for group in self._entries.values() for e in group if e.endpoint == endpoint]
         same_test = [e for e in entries if e.test_id == test_id]
         candidates = same_test or entries
@@ -108,7 +114,7 @@ class RecordingIndex:
         if len(diff) > 40:
             diff = [*diff[:40], f"... ({len(diff) - 40} more diff lines)"]
         note = "" if same_test else "(no recording has this test id; closest of any test)\n"
-        return best[1], note + "\n".join(diff)
+        return best[1], note + "\n".join(diff), bool(same_test)
 
 
 def _lines(body: dict[str, object]) -> list[str]:

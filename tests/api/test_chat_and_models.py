@@ -84,7 +84,11 @@ def test_models_providers_health(live_server: Server) -> None:
         "provider_id": "openai",  # type: ignore[attr-defined]
         "provider_resource_id": "fake-model",
     }
-    assert live_server.client().models.retrieve("openai/gpt-4o").id == "openai/gpt-4o"
+    assert live_server.client().models.retrieve("openai/fake-model").id == "openai/fake-model"
+    # a name the provider would pass on, but does not list, does not exist
+    for unknown in ("openai/gpt-4o", "openai/" + "x" * 1000, "nobody/fake-model"):
+        missing = HTTP.get(f"{live_server.url}/v1/models/{unknown}")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
     providers = HTTP.get(live_server.url + "/v1/providers").json()
     assert providers == {
         "data": [

@@ -98,7 +98,17 @@ def test_record_then_replay(recorder: Server, cassettes: Path, tmp_path: Path) -
         assert resp.status_code == 500 and resp.headers["x-should-retry"] == "false"
         error = resp.json()["error"]
         assert error["code"] == "replay_miss" and "suite::another_test" in error["message"]
-        assert "Closest recording" in error["message"]
+        # another test's recordings are not shown to this one: neither their prompts nor paths
+        assert "No recording has this test id" in error["message"]
+        assert "Say hello" not in error["message"] and str(cassettes) not in error["message"]
+        same_test = HTTP.post(
+            replay.url + "/v1/responses",
+            json={"model": "openai/gpt-4o", "input": "Say hello, please"},
+            headers={"X-Responsa-Test-Id": "suite::test_one"},
+        ).json()["error"]["message"]
+        assert "Closest recording of this test: " in same_test and "Say hello, please" in same_test
+        assert str(cassettes) not in same_test and str(tmp_path) not in same_test
+        assert str(cassettes) in replay.log_tail(400)  # the whole diagnostic is in the server log
 
 
 def test_record_if_missing(recorder: Server, cassettes: Path, fake_upstream: Process, tmp_path: Path) -> None:
