@@ -83,6 +83,18 @@ class NotFound(ResponsaError):
     default_code = "not_found"
 
 
+class DuplicateItem(InvalidRequest):
+    """An item id given again in one conversation (OpenAI's wording, its code)."""
+
+    def __init__(self, item_id: str, param: str | None = None) -> None:
+        super().__init__(
+            f"Duplicate item found with id {item_id}. An item id is used once per conversation: "
+            "remove the duplicate item, or give the new item a new id.",
+            param=param,
+            code="duplicate_item",
+        )
+
+
 class Conflict(ResponsaError):
     status_code = 409
     error_type = "invalid_request_error"

@@ -17,11 +17,11 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from responsa.engine import translate
-from responsa.errors import Conflict, InvalidRequest, NotFound
+from responsa.errors import Conflict, DuplicateItem, InvalidRequest, NotFound
 from responsa.store.base import Store
 from responsa.types import ChatMessages, Item
 
@@ -71,7 +71,22 @@ def prepare_items(items: object, param: str = "items") -> list[Item]:
         exc.message = exc.message.replace("'input[", f"'{param}[")
         exc.param = exc.param.replace("input[", f"{param}[", 1) if exc.param else param
         raise
-    return [translate.with_id({**item, "type": item.get("type") or "message"}) for item in items]
+    prepared = [translate.with_id({**item, "type": item.get("type") or "message"}) for item in items]
+    check_new_ids(prepared, (), param)
+    return prepared
+
+
+def check_new_ids(new: list[Item], existing: Iterable[str], param: str) -> None:
+    """An item id is used once per conversation: an item given again (or twice in one request)
+    is a 400, as OpenAI says it, rather than history rewritten in place."""
+    seen = set(existing)
+    for i, item in enumerate(new):
+        item_id = item.get("id")
+        if not isinstance(item_id, str):
+            continue
+        if item_id in seen:
+            raise DuplicateItem(item_id, f"{param}[{i}].id")
+        seen.add(item_id)
 
 
 def present(item: Item) -> Item:

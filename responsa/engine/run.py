@@ -162,6 +162,8 @@ class Engine:
         if req.conversation is not None:
             conversation_id = conversations.check_id(req.conversation_id, "conversation")
             items = await conversations.all_items(self.store, conversation_id, scope)
+            if isinstance(req.input, list):
+                conversations.check_new_ids(req.input, (item["id"] for item in items), "input")
         if references.has_references(req.input):
             known = items or (
                 [*previous.input_items, *previous.response.get("output", [])] if previous else []

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from responsa.errors import DuplicateItem
 from responsa.store.base import ItemPage, Order, StoredConversation
 from responsa.store.database import Database
 from responsa.store.tables import conversation_items, conversations
@@ -36,18 +36,6 @@ def _get_conversation(conn: Connection, conversation_id: str, owner: str | None)
 class SqlConversations:
     db: Database
 
-    def _item_upsert(self) -> Any:
-        statement = getattr(self, "_item_upsert_statement", None)
-        if statement is None:
-            dialect = postgresql if self.db.dialect == "postgresql" else sqlite
-            insert = dialect.insert(conversation_items)
-            statement = insert.on_conflict_do_update(
-                index_elements=[conversation_items.c.conversation_id, conversation_items.c.id],
-                set_={"item": insert.excluded.item},
-            )
-            self._item_upsert_statement = statement
-        return statement
-
     def _append_items(
         self,
         conn: Connection,
@@ -69,6 +57,15 @@ class SqlConversations:
         )
         if end is None:
             return False
+        ids = [item["id"] for item in items]
+        taken = conn.scalars(
+            select(conversation_items.c.id).where(
+                conversation_items.c.conversation_id == conversation_id, conversation_items.c.id.in_(ids)
+            )
+        ).first()
+        if taken is not None or len(set(ids)) < len(ids):  # checked before, unless a race got there first
+            duplicate = taken or next(i for i in ids if ids.count(i) > 1)
+            raise DuplicateItem(duplicate)
         start = end - len(items)
         rows = [
             {
@@ -80,7 +77,7 @@ class SqlConversations:
             }
             for i, item in enumerate(items)
         ]
-        conn.execute(self._item_upsert(), rows)
+        conn.execute(conversation_items.insert(), rows)
         return True
 
     async def create_conversation(self, conversation: StoredConversation, items: list[Item]) -> None:

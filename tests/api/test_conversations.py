@@ -287,3 +287,24 @@ def test_item_errors(live_server: Server) -> None:
     assert HTTP.post(base, json={}).status_code == 400  # metadata is required for an update
     bad = HTTP.post(base + "/items", json={"items": [{"role": "user", "content": [{"type": "bogus"}]}]})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "items[0].content[0].type"
+
+
+def test_an_item_id_is_used_once(live_server: Server, fake: Process) -> None:
+    """A reused item id is a 400 (OpenAI's "Duplicate item found"), never history rewritten in
+    place; a response's input with a reused id is refused before the upstream is called."""
+    client = live_server.client()
+    first = {"id": "msg_" + "a" * 48, "type": "message", "role": "user", "content": "first"}
+    conversation = client.conversations.create(items=[first])  # type: ignore[list-item]
+    base = f"{live_server.url}/v1/conversations/{conversation.id}"
+    again = {**first, "content": "rewritten"}
+    for items in ([again], [{**first, "id": "msg_" + "b" * 48}, {**first, "id": "msg_" + "b" * 48}]):
+        refused = HTTP.post(base + "/items", json={"items": items})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "duplicate_item"
+    turn = HTTP.post(
+        f"{live_server.url}/v1/responses",
+        json={"model": "openai/gpt-4o", "input": [again], "conversation": conversation.id},
+    )
+    assert turn.status_code == 400 and turn.json()["error"]["param"] == "input[0].id"
+    assert upstream_requests(fake) == []
+    items = client.conversations.items.list(conversation.id).data
+    assert [item.content[0].text for item in items] == ["first"]  # type: ignore[union-attr]
