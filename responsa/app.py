@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api import chat, conversations, handlers, models, responses
+from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
 from responsa.auth.limits import Concurrency
@@ -85,6 +86,7 @@ class Responsa(FastAPI):
 
     fast_routes: dict[tuple[str, str], ASGIApp]
     guard: Guard | None = None
+    bodies: LargeBodies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,14 +101,24 @@ class Responsa(FastAPI):
             return
         token = current_principal.set(principal)
         try:
-            route = self.fast_routes.get((scope["method"], scope["path"]))
-            if route is not None:
-                scope["app"] = self  # what FastAPI sets too: handlers reach `app.state` through it
-                await route(scope, receive, send)
+            if scope["method"] == "POST" and self.bodies is not None:
+                try:
+                    async with self.bodies.admit(scope, receive) as gated:
+                        await self._route(scope, gated, send)
+                except ResponsaError as exc:  # no slot for a large body: nothing was sent yet
+                    await handlers.error_response(exc)(scope, receive, send)
                 return
-            await super().__call__(scope, receive, send)
+            await self._route(scope, receive, send)
         finally:
             current_principal.reset(token)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.fast_routes.get((scope["method"], scope["path"]))
+        if route is not None:
+            scope["app"] = self  # what FastAPI sets too: handlers reach `app.state` through it
+            await route(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -144,6 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = engine
         app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
+        app.bodies = LargeBodies(settings.max_large_bodies, settings.large_body_wait_s)  # type: ignore[attr-defined]
         if not registry.providers:
             log.warning(
                 "no inference provider is configured: set OPENAI_API_KEY, pass --config, or install the "

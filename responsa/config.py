@@ -111,6 +111,10 @@ class Settings(BaseModel):
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     max_jobs_per_owner: int | None = Field(default=None, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    # Requests with bodies over 1 MiB run at most this many at a time per server process (each
+    # costs ~2.7x its size at the peak); others wait up to `large_body_wait_s`, then get a 429.
+    max_large_bodies: int = Field(default=2, ge=1)
+    large_body_wait_s: float = Field(default=60.0, ge=0)
     local_threads: int = Field(default=2, ge=1)
     background_workers: int = Field(default=4, ge=1)
     job_lease_s: float = Field(default=30.0, gt=0)
@@ -226,6 +230,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_RECORDING_MODE": "recording_mode",
         "RESPONSA_RECORDING_DIR": "recording_dirs",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
+        "RESPONSA_MAX_LARGE_BODIES": "max_large_bodies",
+        "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",
         "RESPONSA_LOCAL_THREADS": "local_threads",
         "RESPONSA_BACKGROUND_WORKERS": "background_workers",
         "RESPONSA_JOB_LEASE_S": "job_lease_s",
