@@ -95,6 +95,7 @@ class RunState:
     usage: UsageTotals = field(default_factory=UsageTotals)
     reply: ChatMessages = field(default_factory=list)  # assistant and tool messages of this response
     persisted: bool = False
+    call: ModelCall | None = None  # the model call streaming now: its open items, if it stops early
 
 
 class Engine:
@@ -254,6 +255,8 @@ class Engine:
             finished = True
         finally:
             if not finished and not state.persisted and run.on_abort != "abandon":
+                if state.call is not None:  # what the client saw streamed is kept, as on a failure
+                    state.call.finish("incomplete")
                 if run.on_abort == "cancel":
                     run.response["status"] = "cancelled"
                     run.response["usage"] = state.usage.as_dict()
@@ -341,9 +344,10 @@ class Engine:
         iteration = 0
         status, reason = "completed", None
         while True:
-            call = ModelCall(response, state.usage, run.tools, run.call_options)
+            call = state.call = ModelCall(response, state.usage, run.tools, run.call_options)
             async for event in self._call_model(run, call):
                 yield event
+            state.call = None
             decisions = {index: runner.decide(server) for index, server in call.server_calls.items()}
             async for event in self._run_tools(run, state, call, runner, decisions):
                 yield event

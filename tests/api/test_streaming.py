@@ -172,10 +172,17 @@ def test_client_disconnect_stores_a_failed_response(live_server: Server) -> None
         timeout=30,
         json={"model": "openai/slow", "input": "hi", "stream": True},
     ) as resp:
+        seen = ""
         for line in resp.iter_lines():
-            if line.startswith("data: "):
-                response_id = orjson.loads(line[6:])["response"]["id"]
-                break
+            if not line.startswith("data: {"):
+                continue
+            event = orjson.loads(line[6:])
+            if event["type"] == "response.created":
+                response_id = event["response"]["id"]
+            elif event["type"] == "response.output_text.delta":
+                seen += event["delta"]
+                if seen.count("tick") == 2:  # leave mid-answer
+                    break
     client = live_server.client()
     for _ in range(200):  # the server stores it once it notices the disconnect
         try:
@@ -185,3 +192,7 @@ def test_client_disconnect_stores_a_failed_response(live_server: Server) -> None
             time.sleep(0.05)
     assert stored.status == "failed"
     assert stored.error is not None and "disconnected" in stored.error.message
+    # what was streamed before the client left is kept, as after an upstream failure
+    (message,) = stored.output
+    assert message.type == "message" and message.status == "incomplete"
+    assert message.content[0].text.startswith(seen)  # type: ignore[union-attr]
