@@ -29,7 +29,7 @@ from responsa.context import current_provider_data, current_test_id
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.run import TERMINAL_EVENTS, Engine, PreparedRun
 from responsa.errors import ResponsaError
-from responsa.store.base import Job, Store
+from responsa.store.base import Job, Store, StoredResponse
 from responsa.types import EventStream
 
 log = logging.getLogger("responsa.background")
@@ -40,7 +40,9 @@ IDLE_POLL_S = 0.5
 
 async def tail(store: Store, response_id: str, after: int) -> EventStream:
     """The stored events of a background response after `after`, then the new ones as they come,
-    until the response ends."""
+    until its terminal event. A response stored as finished may still be missing that event (the
+    worker stores the final state, then the event): the tail ends without one only once the job
+    is done too, and nothing came after (a job cancelled before it started)."""
     while True:
         batch = await store.events_after(response_id, after)
         for seq, event in batch:
@@ -50,7 +52,13 @@ async def tail(store: Store, response_id: str, after: int) -> EventStream:
                 return
         if not batch:
             status = await store.response_status(response_id)
-            if status is None or (status in FINISHED and not await store.events_after(response_id, after)):
+            if status is None:
+                return
+            if (
+                status in FINISHED
+                and not await store.job_active(response_id)
+                and not await store.events_after(response_id, after)
+            ):
                 return
         await store.wait_for_events(response_id, 1.0)
 
@@ -122,13 +130,7 @@ class JobRunner:
                 request, principal=principal, response_id=job.response_id, created_at=stored.created_at
             )
         except ResponsaError as exc:  # e.g. the previous response was deleted meanwhile
-            stored.status = "failed"
-            stored.response = {
-                **stored.response,
-                "status": "failed",
-                "error": {"code": "server_error", "message": exc.message},
-            }
-            await self.store.save_response(stored, existing=True)
+            await self._fail_unprepared(stored, exc)
             await self.store.finish_job(job.response_id, self.owner)
             return
         last = await self.store.last_event_seq(job.response_id)  # a taken-over job numbers on
@@ -145,6 +147,23 @@ class JobRunner:
             self._running.pop(job.response_id, None)
         if run.on_abort != "abandon":
             await self.store.finish_job(job.response_id, self.owner)
+
+    async def _fail_unprepared(self, stored: StoredResponse, error: ResponsaError) -> None:
+        """A job that cannot even start: stored failed, and its stream ends with that too."""
+        stored.status = "failed"
+        stored.response = {
+            **stored.response,
+            "status": "failed",
+            "error": {"code": "server_error", "message": error.message},
+        }
+        await self.store.save_response(stored, existing=True)
+        last = await self.store.last_event_seq(stored.id)
+        event = {
+            "type": "response.failed",
+            "response": stored.response,
+            "sequence_number": 0 if last is None else last + 1,
+        }
+        await self.store.append_events(stored.id, [event])
 
     async def _stream(self, run: PreparedRun, start: int) -> None:
         # What one upstream read produced is stored in one transaction, and tailers wake once.
