@@ -11,6 +11,7 @@ stream.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -30,13 +31,44 @@ from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
 from responsa.types import ChatChunk, ChatRequest, ChunkStream
 
+log = logging.getLogger("responsa.providers")
+
+LOGGED_BODY_BYTES = 500  # of an upstream's error body that is not an OpenAI-shaped error
+
 
 def _error_fields(body: object) -> dict[str, Any]:
+    """The fields of an OpenAI-shaped JSON error (`{"error": {"message", ...}}`, or the same
+    fields at the top, as vLLM sends them; `{"error": "text"}` as Ollama does); else none."""
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
             return inner
+        if isinstance(inner, str):
+            return {"message": inner}
     return {}
+
+
+def _status_message(provider: str, status: int, fields: dict[str, Any], raw: bytes) -> str:
+    """What a client reads of an upstream's HTTP error: a 4xx's own message as it is (the
+    client's mistake, in the upstream's words), else the status with the upstream's message.
+    A body that is no JSON error (an HTML page, a proxy's text) is never shown: it is logged."""
+    message = fields.get("message")
+    if isinstance(message, str) and message:
+        if 400 <= status < 500:
+            return message
+        return f"Upstream provider '{provider}' answered HTTP {status}: {message}"
+    if not raw.strip():
+        return f"Upstream provider '{provider}' answered HTTP {status} with an empty body."
+    log.warning(
+        "upstream provider %s answered HTTP %s with a body that is not an OpenAI error: %r",
+        provider,
+        status,
+        raw[:LOGGED_BODY_BYTES],
+    )
+    return (
+        f"Upstream provider '{provider}' answered HTTP {status} "
+        "(its body, not an OpenAI error, is in the server log)."
+    )
 
 
 def _status_error(
@@ -46,9 +78,8 @@ def _status_error(
         fields = _error_fields(orjson.loads(raw))
     except orjson.JSONDecodeError:
         fields = {}
-    message = fields.get("message") or raw.decode(errors="replace")[:500] or f"HTTP {status}"
     return UpstreamError(
-        str(message),
+        _status_message(provider, status, fields, raw),
         status_code=status,
         error_type=fields.get("type"),
         param=fields.get("param"),
@@ -95,7 +126,7 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
     except openai.APIStatusError as exc:
         fields = _error_fields(exc.body)
         raise UpstreamError(
-            str(fields.get("message") or exc.message),
+            _status_message(provider, exc.status_code, fields, exc.response.content),
             status_code=exc.status_code,
             error_type=fields.get("type"),
             param=fields.get("param"),

@@ -78,7 +78,6 @@ FAULTS: dict[str, Fault] = {
 PATHS = ["json", "sse", "background", "chat-json", "chat-sse"]
 # Cells failing until their defect is fixed (xfail_strict: each must fail while it is listed).
 KNOWN_DEFECTS = {
-    **{("html-500", path): "the HTML page is echoed in the error message" for path in PATHS},
     **{
         (name, "chat-json"): "a malformed completion is a 500, or passed on as a 200"
         for name in ("cut-short", "empty-200", "bad-chunk", "null-choice", "no-choices")
@@ -275,7 +274,6 @@ def test_fault(server: Server, name: str, path: str) -> None:
     assert_healthy(server)
 
 
-@pytest.mark.xfail(reason="the HTML page is echoed in the error message")
 def test_an_upstream_error_page_goes_to_the_log_not_to_the_client(server: Server) -> None:
     """An HTML 500 page is named by its status; its content is logged (truncated), not echoed."""
     for path in ("/v1/responses", "/v1/chat/completions"):
