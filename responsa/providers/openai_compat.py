@@ -110,6 +110,31 @@ def _checked_choices(chunk: dict[str, Any], provider: str, model: str | None) ->
     return choices
 
 
+def _checked_completion(raw: bytes, provider: str, model: str | None) -> dict[str, Any]:
+    """A whole JSON chat completion: an object with a list of choices, each with an object
+    `message` (or none), one at least with a finish_reason (an upstream fault otherwise)."""
+    try:
+        completion = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _shape_error(
+            provider, model, "the body is not JSON" if raw.strip() else "the body is empty"
+        ) from None
+    if not isinstance(completion, dict) or "choices" not in completion:
+        message = _error_fields(completion).get("message")
+        if isinstance(message, str) and message:  # an error sent with a 200: the upstream's words
+            raise UpstreamError(
+                message, code=_error_fields(completion).get("code"), provider=provider, model=model
+            )
+        raise _shape_error(provider, model, "the body is not a chat completion")
+    choices = _checked_choices(completion, provider, model)
+    for choice in choices:
+        if not isinstance(choice.get("message") or {}, dict):
+            raise _shape_error(provider, model, "a choice's message is not an object")
+    if not _finishes(choices):
+        raise _shape_error(provider, model, "the completion has no finish_reason")
+    return completion
+
+
 def _finishes(choices: list[dict[str, Any]]) -> bool:
     for choice in choices:  # noqa: SIM110 - once per chunk: a loop costs less than any(generator)
         if choice.get("finish_reason"):
@@ -258,24 +283,10 @@ class OpenAICompatProvider(Provider):
 
     def _from_completion(self, raw: bytes, model: str | None) -> list[ChatChunk]:
         """A whole JSON completion sent to a streaming request, as the chunks it stands for."""
-        completion = orjson.loads(raw)
-        if not isinstance(completion, dict) or "choices" not in completion:
-            fields = _error_fields(completion)
-            raise UpstreamError(
-                str(
-                    fields.get("message")
-                    or "The upstream answered a streaming request with JSON that is not a chat completion."
-                ),
-                code=fields.get("code"),
-                provider=self.name,
-                model=model,
-            )
+        completion = _checked_completion(raw, self.name, model)
         choices = []
-        for choice in _checked_choices(completion, self.name, model):
-            message = choice.get("message") or {}
-            if not isinstance(message, dict):
-                raise _shape_error(self.name, model, "a choice's message is not an object")
-            delta = {k: v for k, v in message.items() if v is not None}
+        for choice in completion["choices"]:
+            delta = {k: v for k, v in (choice.get("message") or {}).items() if v is not None}
             calls = delta.get("tool_calls")
             if isinstance(calls, list):
                 delta["tool_calls"] = [{**c, "index": i} for i, c in enumerate(calls) if isinstance(c, dict)]
@@ -286,14 +297,14 @@ class OpenAICompatProvider(Provider):
                     "finish_reason": choice.get("finish_reason"),
                 }
             )
-        head = {k: completion.get(k) for k in ("id", "created", "model", "service_tier") if k in completion}
+        head: dict[str, Any] = {
+            k: completion.get(k) for k in ("id", "created", "model", "service_tier") if k in completion
+        }
         chunks: list[ChatChunk] = [{**head, "object": "chat.completion.chunk", "choices": choices}]
         if completion.get("usage"):
             chunks.append(
                 {**head, "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]}
             )
-        if not any(choice["finish_reason"] for choice in choices):
-            raise _shape_error(self.name, model, "the completion has no finish_reason")
         return chunks
 
     def _chunk(self, data: bytes, model: str | None) -> ChatChunk | None:
@@ -314,8 +325,11 @@ class OpenAICompatProvider(Provider):
         return chunk
 
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
-        with upstream_errors(self.name, request.get("model")):
-            result: ChatCompletion = await self.client.chat.completions.create(**request)
+        model = request.get("model")
+        with upstream_errors(self.name, model):
+            raw = await self.client.chat.completions.with_raw_response.create(**request)
+            _checked_completion(raw.content, self.name, model)  # the SDK would take anything
+            result: ChatCompletion = raw.parse()
             return result
 
     async def list_models(self) -> list[Model]:
