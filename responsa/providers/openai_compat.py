@@ -11,6 +11,7 @@ stream.
 
 from __future__ import annotations
 
+import errno
 import logging
 import urllib.parse
 import urllib.request
@@ -142,6 +143,35 @@ def _finishes(choices: list[dict[str, Any]]) -> bool:
     return False
 
 
+def _broken_call(provider: str, exc: BaseException) -> str:
+    """A call that broke below HTTP, in plain words. The cause chain decides, not the outer
+    type: the SDK's aiohttp transport reports a reset connection as a timeout."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    log.warning("upstream provider %s: the call broke: %r", provider, chain[-1])
+    if any(
+        isinstance(e, ConnectionResetError) or getattr(e, "errno", None) == errno.ECONNRESET for e in chain
+    ):
+        problem = "the connection was reset"
+    elif any(isinstance(e, aiohttp.ClientConnectorError) for e in chain):
+        problem = "could not connect"
+    elif any(isinstance(e, aiohttp.ClientPayloadError) for e in chain):
+        problem = "the connection ended before the answer did"
+    elif any(isinstance(e, aiohttp.ServerDisconnectedError) for e in chain):
+        problem = "the connection closed without an answer"
+    elif any(isinstance(e, TimeoutError) for e in chain):
+        return (
+            f"Upstream provider '{provider}' timed out: no answer within its timeout "
+            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S)."
+        )
+    else:
+        problem = str(chain[-1]) or type(chain[-1]).__name__
+    return f"Upstream provider '{provider}' failed: {problem}."
+
+
 @contextmanager
 def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
     """Turn SDK exceptions into `UpstreamError` carrying the provider, model and the
@@ -160,21 +190,11 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
             model=model,
             retry_after=exc.response.headers.get("retry-after"),
         ) from exc
-    except openai.APIError as exc:  # connection errors, timeouts, broken streams
+    except (openai.APIConnectionError, aiohttp.ClientError, TimeoutError) as exc:
+        raise UpstreamError(_broken_call(provider, exc), provider=provider, model=model) from exc
+    except openai.APIError as exc:  # a stream the SDK read and found broken
         raise UpstreamError(
             f"Upstream provider '{provider}' failed: {exc.message}", provider=provider, model=model
-        ) from exc
-    except TimeoutError as exc:  # the streamed call: no byte within the read (or connect) timeout
-        raise UpstreamError(
-            f"Upstream provider '{provider}' timed out: no answer within its timeout "
-            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S).",
-            provider=provider,
-            model=model,
-        ) from exc
-    except aiohttp.ClientError as exc:  # the streamed call: connect, read
-        detail = str(exc) or type(exc).__name__
-        raise UpstreamError(
-            f"Upstream provider '{provider}' failed: {detail}", provider=provider, model=model
         ) from exc
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(

@@ -34,6 +34,7 @@ from tests.support import HTTP, Process, Server, new_database, start_server, ups
 READ_TIMEOUT_S = "1"
 PARTIAL = "Partial answer"
 BAD = "sent a malformed answer"
+TIMED_OUT = "timed out: no answer within its timeout"
 PAGE_SECRET = "secret-internal-host"  # in the fake's HTML error page: never shown to clients
 
 
@@ -66,8 +67,10 @@ FAULTS: dict[str, Fault] = {
     "server-error": Fault("failed", 502, "upstream exploded", chat_status=502),
     "unavailable": Fault("failed", 502, "The engine is overloaded.", chat_status=502),
     "html-500": Fault("failed", 502, "HTTP 500", chat_status=502),
-    "reset-early": Fault("failed", 502, "openai", chat_status=502),
-    "reset-midstream": Fault("failed", partial=PARTIAL, message="openai", chat_frame_error=True),
+    "reset-early": Fault("failed", 502, "the connection was reset", chat_status=502),
+    "reset-midstream": Fault(
+        "failed", partial=PARTIAL, message="the connection ended before the answer did", chat_frame_error=True
+    ),
     "cut-short": Fault(
         "failed", partial=PARTIAL, message="no finish_reason", chat_frame_error=True, chat_json_message=BAD
     ),
@@ -77,8 +80,8 @@ FAULTS: dict[str, Fault] = {
     "no-choices": Fault(
         "failed", partial=PARTIAL, message="no finish_reason", chat_frame_error=True, chat_json_message=BAD
     ),
-    "hang": Fault("failed", 502, "timed out", chat_status=502),
-    "hang-midstream": Fault("failed", partial=PARTIAL, message="timed out", chat_frame_error=True),
+    "hang": Fault("failed", 502, TIMED_OUT, chat_status=502),
+    "hang-midstream": Fault("failed", partial=PARTIAL, message=TIMED_OUT, chat_frame_error=True),
 }
 PATHS = ["json", "sse", "background", "chat-json", "chat-sse"]
 # Cells failing until their defect is fixed (xfail_strict: each must fail while it is listed).
