@@ -8,6 +8,7 @@ path a client can take:
                                                         output), or a well-formed stream ending
                                                         in the right terminal event
     background  POST /v1/responses, background: true    then the stored events streamed back
+    background-sse  the same with stream: true          the events streamed while the job runs
     chat-json   POST /v1/chat/completions               the HTTP status, or the completion
     chat-sse    POST /v1/chat/completions, stream: true the HTTP status, or `data:` frames ending
                                                         in an error frame or a finish_reason
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support import HTTP, Process, Server, new_database, start_server, upstream_env
@@ -83,7 +85,7 @@ FAULTS: dict[str, Fault] = {
     "hang": Fault("failed", 502, TIMED_OUT, chat_status=502),
     "hang-midstream": Fault("failed", partial=PARTIAL, message=TIMED_OUT, chat_frame_error=True),
 }
-PATHS = ["json", "sse", "background", "chat-json", "chat-sse"]
+PATHS = ["json", "sse", "background", "background-sse", "chat-json", "chat-sse"]
 # Cells failing until their defect is fixed (xfail_strict: each must fail while it is listed).
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 CELLS = [
@@ -144,13 +146,17 @@ def chat_frames(body: str) -> list[dict[str, Any]]:
     return [json.loads(frame.removeprefix("data: ")) for frame in frames[:-2]]
 
 
-def assert_error_body(body: dict[str, Any], status: int, fault: Fault, message: str = "") -> None:
-    """An OpenAI-shaped error that says what happened, with no raw upstream page in it."""
-    error = body["error"]
-    assert set(error) == {"message", "type", "param", "code"}, body
+def assert_error(resp: httpx.Response, status: int, fault: Fault, message: str = "") -> None:
+    """An OpenAI-shaped error that says what happened, with no raw upstream page in it, marked
+    retryable (an upstream 429 or 5xx), an upstream's Retry-After kept."""
+    assert resp.status_code == status, resp.text
+    error = resp.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
     assert (message or fault.message) in error["message"], error
     assert PAGE_SECRET not in error["message"], error
     assert error["type"] == ("server_error" if status >= 500 else "requests"), error
+    assert resp.headers["x-should-retry"] == "true"
+    assert resp.headers.get("retry-after") == ("7" if status == 429 else None)
 
 
 def text_of(response: dict[str, Any]) -> str:
@@ -191,9 +197,7 @@ def run_json(server: Server, model: str, fault: Fault) -> dict[str, Any] | None:
     resp = HTTP.post(server.url + "/v1/responses", json={"model": model, "input": "x"})
     refused = fault.status or (502 if fault.outcome == "failed" else None)
     if refused is not None:
-        assert resp.status_code == refused, resp.text
-        assert_error_body(resp.json(), refused, fault)
-        assert resp.headers["x-should-retry"] == "true"
+        assert_error(resp, refused, fault)
         return None
     assert resp.status_code == 200, resp.text
     final: dict[str, Any] = resp.json()
@@ -204,8 +208,7 @@ def run_json(server: Server, model: str, fault: Fault) -> dict[str, Any] | None:
 def run_sse(server: Server, model: str, fault: Fault) -> dict[str, Any] | None:
     resp = HTTP.post(server.url + "/v1/responses", json={"model": model, "input": "x", "stream": True})
     if fault.status is not None:  # refused before any output: an HTTP error, as OpenAI does
-        assert resp.status_code == fault.status, resp.text
-        assert_error_body(resp.json(), fault.status, fault)
+        assert_error(resp, fault.status, fault)
         return None
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     events = response_events(resp.text)
@@ -215,13 +218,17 @@ def run_sse(server: Server, model: str, fault: Fault) -> dict[str, Any] | None:
     return final
 
 
-def run_background(server: Server, model: str, fault: Fault) -> dict[str, Any]:
-    body = {"model": model, "input": "x", "background": True}
-    queued = HTTP.post(server.url + "/v1/responses", json=body)
-    assert queued.status_code == 200 and queued.json()["status"] == "queued", queued.text
-    response_id = queued.json()["id"]
-    streamed = HTTP.get(f"{server.url}/v1/responses/{response_id}", params={"stream": "true"})
-    events = response_events(streamed.text)
+def run_background(server: Server, model: str, fault: Fault, stream: bool) -> dict[str, Any]:
+    """Queued at once whatever the upstream does; its stored events then streamed back (by
+    `GET ?stream=true`, or by the creating request itself)."""
+    body = {"model": model, "input": "x", "background": True, "stream": stream}
+    resp = HTTP.post(server.url + "/v1/responses", json=body)
+    assert resp.status_code == 200, resp.text
+    if not stream:
+        assert resp.json()["status"] == "queued", resp.text
+        params = {"stream": "true"}
+        resp = HTTP.get(f"{server.url}/v1/responses/{resp.json()['id']}", params=params)
+    events = response_events(resp.text)
     assert events[0]["type"] == "response.queued"
     assert events[-1]["type"] == f"response.{fault.outcome}"
     final: dict[str, Any] = events[-1]["response"]
@@ -236,9 +243,7 @@ def run_chat(server: Server, model: str, fault: Fault, stream: bool) -> None:
     if status is None and not stream and fault.outcome == "failed":
         status = 502
     if status is not None:
-        assert resp.status_code == status, resp.text
-        message = fault.chat_json_message if not stream else None
-        assert_error_body(resp.json(), status, fault, message or fault.message)
+        assert_error(resp, status, fault, (fault.chat_json_message if not stream else None) or "")
         return
     assert resp.status_code == 200, resp.text
     if not stream:
@@ -271,7 +276,10 @@ def test_fault(server: Server, name: str, path: str) -> None:
     if path in ("chat-json", "chat-sse"):
         run_chat(server, model, fault, stream=path == "chat-sse")
     else:
-        final = {"json": run_json, "sse": run_sse, "background": run_background}[path](server, model, fault)
+        if path.startswith("background"):
+            final: dict[str, Any] | None = run_background(server, model, fault, path == "background-sse")
+        else:
+            final = (run_sse if path == "sse" else run_json)(server, model, fault)
         stored = newest_stored(server, model)
         if final is not None:
             assert stored["id"] == final["id"]
