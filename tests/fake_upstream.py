@@ -16,10 +16,19 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
     no-usage          like the default, without a usage chunk
     rate-limited      HTTP 429 with Retry-After: 7
     cut-short         two content chunks, then the stream ends cleanly with no finish_reason
-    json-answer       a whole JSON completion, though the request asked for a stream
+    json-answer       a whole JSON completion ("Whole answer."), even to a streaming request
     empty-200         HTTP 200 with an empty body
     bad-chunk         `data: 5`            null-choice   `choices: [null]`
     hang              says nothing for 5 s, then answers
+    hang-midstream    two content chunks (half a JSON answer), then silence for 5 s
+    slow-pauses       four pieces of the answer 0.4 s apart (a stream, or a JSON body), finishing normally
+    reset-early       resets the connection (TCP RST) before any response header
+    reset-midstream   resets the connection after two content chunks (a JSON answer: half of it)
+    html-500          HTTP 500 with an HTML error page    unavailable   HTTP 503 with a JSON error
+    no-choices        two content chunks, then a chunk without `choices`, then the end
+
+The malformed answers (cut-short, bad-chunk, null-choice, no-choices) are malformed in kind when
+the request does not stream: a JSON body cut in half, `5`, `choices: [null]`, no `choices`.
 
 Any model follows a script in the prompt instead (`tests/scripted_model.py`: tool calls, text
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
@@ -34,6 +43,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -146,6 +157,99 @@ def _first_time(body: dict[str, Any]) -> bool:
     return True
 
 
+HTML_PAGE = (
+    b"<html><head><title>500 Internal Server Error</title></head><body>"
+    b"<h1>Internal Server Error</h1><pre>Traceback: secret-internal-host.example:8443</pre></body></html>"
+)
+
+
+async def _reset(request: Request, sent: bytes = b"", pause: float = 0.05) -> Response:
+    """Write `sent` raw to the socket, wait, then reset the connection (RST, not a clean close).
+    Reaches under the ASGI interface: uvicorn's `receive` is bound to a cycle that holds the
+    transport."""
+    transport = request.receive.__self__.transport  # type: ignore[attr-defined]
+    if sent:
+        transport.write(sent)
+        await asyncio.sleep(pause)  # let the partial answer reach the client first
+    sock = transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await asyncio.sleep(0.01)  # uvicorn sees the connection lost and drops the response below
+    return Response(b"")
+
+
+def _partial_stream(model: str) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    body = _sse(_chunk(model, {"role": "assistant", "content": "Partial "})) + _sse(
+        _chunk(model, {"content": "answer"})
+    )
+    return head + f"{len(body):x}\r\n".encode() + body + b"\r\n"
+
+
+def _partial_json(model: str) -> bytes:
+    body = json.dumps(_completion(model, "Whole answer.")).encode()
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    return head.encode() + body[: len(body) // 2]
+
+
+def _completion(model: str, content: str, finish: str = "stop") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [
+            {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}
+        ],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+    }
+
+
+MALFORMED_COMPLETIONS: dict[str, bytes] = {
+    "cut-short": json.dumps(_completion("cut-short", "Whole answer.")).encode()[:40],
+    "bad-chunk": b"5",
+    "null-choice": json.dumps({"id": "x", "object": "chat.completion", "choices": [None]}).encode(),
+    "no-choices": json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m"}).encode(),
+}
+
+
+async def _faults(body: dict[str, Any], request: Request) -> Response | None:
+    """The fault models' answers (None: the model is not a fault, or not one for this request)."""
+    model = body.get("model")
+    stream = bool(body.get("stream"))
+    if model == "reset-early":
+        return await _reset(request)
+    if model == "reset-midstream":
+        return await _reset(request, _partial_stream(model) if stream else _partial_json(model))
+    if model == "hang-midstream" and not stream:
+        return await _reset(request, _partial_json(model), pause=5)
+    if model == "html-500":
+        return Response(HTML_PAGE, status_code=500, media_type="text/html")
+    if model == "unavailable":
+        error = {"message": "The engine is overloaded.", "type": "server_error", "param": None, "code": None}
+        return JSONResponse({"error": error}, status_code=503)
+    if not stream and model in MALFORMED_COMPLETIONS:
+        return Response(MALFORMED_COMPLETIONS[model], media_type="application/json")
+    if model == "slow-pauses":
+        return StreamingResponse(_pauses(model, stream), media_type="text/event-stream")
+    return None
+
+
+async def _pauses(model: str, stream: bool) -> AsyncIterator[bytes]:
+    """Four pieces 0.4 s apart: slower in all than a 1 s read timeout, never silent that long."""
+    if stream:
+        pieces = [_sse(_chunk(model, {"role": "assistant", "content": "slow "}))]
+        pieces += [_sse(_chunk(model, {"content": f"tick{i} "})) for i in range(3)]
+        pieces[-1] += _sse(_chunk(model, {}, "stop")) + b"data: [DONE]\n\n"
+    else:
+        whole = json.dumps(_completion(model, "slow tick0 tick1 tick2 ")).encode()
+        pieces = [whole[i * len(whole) // 4 : (i + 1) * len(whole) // 4] for i in range(4)]
+    for i, piece in enumerate(pieces):
+        if i:
+            await asyncio.sleep(0.4)
+        yield piece
+
+
 async def chat(request: Request) -> Response:
     body = await request.json()
     received.append(body)
@@ -158,7 +262,7 @@ async def chat(request: Request) -> Response:
     script = scripted_model.script_of(body)
     if script is not None and body.get("stream"):
         return StreamingResponse(_scripted(body, *script), media_type="text/event-stream")
-    if model == "json-answer" and body.get("stream"):
+    if model == "json-answer":
         message = {"role": "assistant", "content": "Whole answer."}
         completion = {
             "id": "chatcmpl-json",
@@ -169,11 +273,16 @@ async def chat(request: Request) -> Response:
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
         }
         return JSONResponse(completion)
+    fault = await _faults(body, request)
+    if fault is not None:
+        return fault
     if model == "hang":
         await asyncio.sleep(5)
     if model == "empty-200":
         return Response(b"", status_code=200, media_type="text/event-stream")
-    if model in ("cut-short", "bad-chunk", "null-choice") and body.get("stream"):
+    if model in ("cut-short", "bad-chunk", "null-choice", "no-choices", "hang-midstream") and body.get(
+        "stream"
+    ):
 
         async def faulty() -> AsyncIterator[bytes]:
             yield _sse(_chunk(model, {"role": "assistant", "content": "Partial "}))
@@ -182,6 +291,10 @@ async def chat(request: Request) -> Response:
                 yield b"data: 5\n\n"
             elif model == "null-choice":
                 yield _sse({"id": "x", "object": "chat.completion.chunk", "choices": [None]})
+            elif model == "no-choices":
+                yield _sse({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model})
+            elif model == "hang-midstream":
+                await asyncio.sleep(5)
 
         return StreamingResponse(faulty(), media_type="text/event-stream")
     if model == "rate-limited":
@@ -210,22 +323,8 @@ async def chat(request: Request) -> Response:
             status_code=500,
         )
     if not body.get("stream"):
-        return JSONResponse(
-            {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion",
-                "created": 1700000000,
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": f"Hello from {model}!"},
-                    }
-                ],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
-            }
-        )
+        finish = "length" if model == "length" else "stop"
+        return JSONResponse(_completion(model, f"Hello from {model}!", finish))
     return StreamingResponse(_stream(body), media_type="text/event-stream")
 
 

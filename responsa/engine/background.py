@@ -52,7 +52,9 @@ OPENING = frozenset({"response.created", "response.queued", "response.in_progres
 
 async def tail(store: Store, response_id: str, after: int) -> EventStream:
     """The stored events of a background response after `after`, then the new ones as they come,
-    until the response ends."""
+    until its terminal event. A response stored as finished may still be missing that event (the
+    worker stores the final state, then the event): the tail ends without one only once the job
+    is done too, and nothing came after (a job cancelled before it started)."""
     while True:
         batch = await store.events_after(response_id, after)
         for seq, event in batch:
@@ -62,7 +64,13 @@ async def tail(store: Store, response_id: str, after: int) -> EventStream:
                 return
         if not batch:
             status = await store.response_status(response_id)
-            if status is None or (status in FINISHED and not await store.events_after(response_id, after)):
+            if status is None:
+                return
+            if (
+                status in FINISHED
+                and not await store.job_active(response_id)
+                and not await store.events_after(response_id, after)
+            ):
                 return
         await store.wait_for_events(response_id, 1.0)
 
@@ -196,13 +204,7 @@ class JobRunner:
                 request, principal=principal, response_id=job.response_id, created_at=stored.created_at
             )
         except ResponsaError as exc:  # e.g. the previous response was deleted meanwhile
-            stored.status = "failed"
-            stored.response = {
-                **stored.response,
-                "status": "failed",
-                "error": {"code": "server_error", "message": exc.message},
-            }
-            await self.store.save_response(stored, existing=True)
+            await self._fail_unprepared(stored, exc)
             await self.store.finish_job(job.response_id, self.owner)
             return
         resume = Resume.after(await self.store.events_after(job.response_id, -1), run.response, job.attempts)
@@ -225,10 +227,18 @@ class JobRunner:
         """A job whose workers kept dying: failed, with a last event so its readers stop too."""
         tries = job.attempts - 1
         log.error("background response %s failed: its worker stopped %d times", job.response_id, tries)
-        message = (
+        await self._fail_stored(
+            stored,
             f"The background response was started {tries} times and its worker stopped each time "
-            "before it finished; it is not tried again."
+            "before it finished; it is not tried again.",
         )
+        await self.store.finish_job(job.response_id, self.owner)
+
+    async def _fail_unprepared(self, stored: StoredResponse, error: ResponsaError) -> None:
+        """A job that cannot even start: stored failed, and its stream ends with that too."""
+        await self._fail_stored(stored, error.message)
+
+    async def _fail_stored(self, stored: StoredResponse, message: str) -> None:
         stored.status = "failed"
         stored.response = {
             **stored.response,
@@ -237,10 +247,9 @@ class JobRunner:
             "error": {"code": "server_error", "message": message},
         }
         await self.store.save_response(stored, existing=True)
-        last = await self.store.last_event_seq(job.response_id)
+        last = await self.store.last_event_seq(stored.id)
         event = {**lifecycle("failed", stored.response), "sequence_number": 0 if last is None else last + 1}
-        await self.store.append_events(job.response_id, [event])
-        await self.store.finish_job(job.response_id, self.owner)
+        await self.store.append_events(stored.id, [event])
 
     async def _stream(self, run: PreparedRun, resume: Resume) -> None:
         # What one upstream read produced is stored in one transaction, and tailers wake once.

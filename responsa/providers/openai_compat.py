@@ -11,6 +11,8 @@ stream.
 
 from __future__ import annotations
 
+import errno
+import logging
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -30,13 +32,44 @@ from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
 from responsa.types import ChatChunk, ChatRequest, ChunkStream
 
+log = logging.getLogger("responsa.providers")
+
+LOGGED_BODY_BYTES = 500  # of an upstream's error body that is not an OpenAI-shaped error
+
 
 def _error_fields(body: object) -> dict[str, Any]:
+    """The fields of an OpenAI-shaped JSON error (`{"error": {"message", ...}}`, or the same
+    fields at the top, as vLLM sends them; `{"error": "text"}` as Ollama does); else none."""
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
             return inner
+        if isinstance(inner, str):
+            return {"message": inner}
     return {}
+
+
+def _status_message(provider: str, status: int, fields: dict[str, Any], raw: bytes) -> str:
+    """What a client reads of an upstream's HTTP error: a 4xx's own message as it is (the
+    client's mistake, in the upstream's words), else the status with the upstream's message.
+    A body that is no JSON error (an HTML page, a proxy's text) is never shown: it is logged."""
+    message = fields.get("message")
+    if isinstance(message, str) and message:
+        if 400 <= status < 500:
+            return message
+        return f"Upstream provider '{provider}' answered HTTP {status}: {message}"
+    if not raw.strip():
+        return f"Upstream provider '{provider}' answered HTTP {status} with an empty body."
+    log.warning(
+        "upstream provider %s answered HTTP %s with a body that is not an OpenAI error: %r",
+        provider,
+        status,
+        raw[:LOGGED_BODY_BYTES],
+    )
+    return (
+        f"Upstream provider '{provider}' answered HTTP {status} "
+        "(its body, not an OpenAI error, is in the server log)."
+    )
 
 
 def _status_error(
@@ -46,9 +79,8 @@ def _status_error(
         fields = _error_fields(orjson.loads(raw))
     except orjson.JSONDecodeError:
         fields = {}
-    message = fields.get("message") or raw.decode(errors="replace")[:500] or f"HTTP {status}"
     return UpstreamError(
-        str(message),
+        _status_message(provider, status, fields, raw),
         status_code=status,
         error_type=fields.get("type"),
         param=fields.get("param"),
@@ -79,11 +111,65 @@ def _checked_choices(chunk: dict[str, Any], provider: str, model: str | None) ->
     return choices
 
 
+def _checked_completion(raw: bytes, provider: str, model: str | None) -> dict[str, Any]:
+    """A whole JSON chat completion: an object with a list of choices, each with an object
+    `message` (or none), one at least with a finish_reason (an upstream fault otherwise)."""
+    try:
+        completion = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _shape_error(
+            provider, model, "the body is not JSON" if raw.strip() else "the body is empty"
+        ) from None
+    if not isinstance(completion, dict) or "choices" not in completion:
+        message = _error_fields(completion).get("message")
+        if isinstance(message, str) and message:  # an error sent with a 200: the upstream's words
+            raise UpstreamError(
+                message, code=_error_fields(completion).get("code"), provider=provider, model=model
+            )
+        raise _shape_error(provider, model, "the body is not a chat completion")
+    choices = _checked_choices(completion, provider, model)
+    for choice in choices:
+        if not isinstance(choice.get("message") or {}, dict):
+            raise _shape_error(provider, model, "a choice's message is not an object")
+    if not _finishes(choices):
+        raise _shape_error(provider, model, "the completion has no finish_reason")
+    return completion
+
+
 def _finishes(choices: list[dict[str, Any]]) -> bool:
     for choice in choices:  # noqa: SIM110 - once per chunk: a loop costs less than any(generator)
         if choice.get("finish_reason"):
             return True
     return False
+
+
+def _broken_call(provider: str, exc: BaseException) -> str:
+    """A call that broke below HTTP, in plain words. The cause chain decides, not the outer
+    type: the SDK's aiohttp transport reports a reset connection as a timeout."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    log.warning("upstream provider %s: the call broke: %r", provider, chain[-1])
+    if any(
+        isinstance(e, ConnectionResetError) or getattr(e, "errno", None) == errno.ECONNRESET for e in chain
+    ):
+        problem = "the connection was reset"
+    elif any(isinstance(e, aiohttp.ClientConnectorError) for e in chain):
+        problem = "could not connect"
+    elif any(isinstance(e, aiohttp.ClientPayloadError) for e in chain):
+        problem = "the connection ended before the answer did"
+    elif any(isinstance(e, aiohttp.ServerDisconnectedError) for e in chain):
+        problem = "the connection closed without an answer"
+    elif any(isinstance(e, TimeoutError) for e in chain):
+        return (
+            f"Upstream provider '{provider}' timed out: no answer within its timeout "
+            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S)."
+        )
+    else:
+        problem = str(chain[-1]) or type(chain[-1]).__name__
+    return f"Upstream provider '{provider}' failed: {problem}."
 
 
 @contextmanager
@@ -95,7 +181,7 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
     except openai.APIStatusError as exc:
         fields = _error_fields(exc.body)
         raise UpstreamError(
-            str(fields.get("message") or exc.message),
+            _status_message(provider, exc.status_code, fields, exc.response.content),
             status_code=exc.status_code,
             error_type=fields.get("type"),
             param=fields.get("param"),
@@ -104,21 +190,11 @@ def upstream_errors(provider: str, model: str | None) -> Iterator[None]:
             model=model,
             retry_after=exc.response.headers.get("retry-after"),
         ) from exc
-    except openai.APIError as exc:  # connection errors, timeouts, broken streams
+    except (openai.APIConnectionError, aiohttp.ClientError, TimeoutError) as exc:
+        raise UpstreamError(_broken_call(provider, exc), provider=provider, model=model) from exc
+    except openai.APIError as exc:  # a stream the SDK read and found broken
         raise UpstreamError(
             f"Upstream provider '{provider}' failed: {exc.message}", provider=provider, model=model
-        ) from exc
-    except TimeoutError as exc:  # the streamed call: no byte within the read (or connect) timeout
-        raise UpstreamError(
-            f"Upstream provider '{provider}' timed out: no answer within its timeout "
-            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S).",
-            provider=provider,
-            model=model,
-        ) from exc
-    except aiohttp.ClientError as exc:  # the streamed call: connect, read
-        detail = str(exc) or type(exc).__name__
-        raise UpstreamError(
-            f"Upstream provider '{provider}' failed: {detail}", provider=provider, model=model
         ) from exc
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(
@@ -227,24 +303,10 @@ class OpenAICompatProvider(Provider):
 
     def _from_completion(self, raw: bytes, model: str | None) -> list[ChatChunk]:
         """A whole JSON completion sent to a streaming request, as the chunks it stands for."""
-        completion = orjson.loads(raw)
-        if not isinstance(completion, dict) or "choices" not in completion:
-            fields = _error_fields(completion)
-            raise UpstreamError(
-                str(
-                    fields.get("message")
-                    or "The upstream answered a streaming request with JSON that is not a chat completion."
-                ),
-                code=fields.get("code"),
-                provider=self.name,
-                model=model,
-            )
+        completion = _checked_completion(raw, self.name, model)
         choices = []
-        for choice in _checked_choices(completion, self.name, model):
-            message = choice.get("message") or {}
-            if not isinstance(message, dict):
-                raise _shape_error(self.name, model, "a choice's message is not an object")
-            delta = {k: v for k, v in message.items() if v is not None}
+        for choice in completion["choices"]:
+            delta = {k: v for k, v in (choice.get("message") or {}).items() if v is not None}
             calls = delta.get("tool_calls")
             if isinstance(calls, list):
                 delta["tool_calls"] = [{**c, "index": i} for i, c in enumerate(calls) if isinstance(c, dict)]
@@ -255,14 +317,14 @@ class OpenAICompatProvider(Provider):
                     "finish_reason": choice.get("finish_reason"),
                 }
             )
-        head = {k: completion.get(k) for k in ("id", "created", "model", "service_tier") if k in completion}
+        head: dict[str, Any] = {
+            k: completion.get(k) for k in ("id", "created", "model", "service_tier") if k in completion
+        }
         chunks: list[ChatChunk] = [{**head, "object": "chat.completion.chunk", "choices": choices}]
         if completion.get("usage"):
             chunks.append(
                 {**head, "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]}
             )
-        if not any(choice["finish_reason"] for choice in choices):
-            raise _shape_error(self.name, model, "the completion has no finish_reason")
         return chunks
 
     def _chunk(self, data: bytes, model: str | None) -> ChatChunk | None:
@@ -283,8 +345,11 @@ class OpenAICompatProvider(Provider):
         return chunk
 
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
-        with upstream_errors(self.name, request.get("model")):
-            result: ChatCompletion = await self.client.chat.completions.create(**request)
+        model = request.get("model")
+        with upstream_errors(self.name, model):
+            raw = await self.client.chat.completions.with_raw_response.create(**request)
+            _checked_completion(raw.content, self.name, model)  # the SDK would take anything
+            result: ChatCompletion = raw.parse()
             return result
 
     async def list_models(self) -> list[Model]:

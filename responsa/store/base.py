@@ -219,6 +219,10 @@ class Store(ABC):
         """Extend the lease: True if cancellation was requested, False if not, None if lost."""
 
     @abstractmethod
+    async def job_active(self, response_id: str) -> bool:
+        """Whether the response's job is queued or running: its worker may still store events."""
+
+    @abstractmethod
     async def finish_job(self, response_id: str, owner: str) -> None: ...
 
     @abstractmethod

@@ -107,6 +107,12 @@ class SqlJobs:
         row = await self.db.write(lambda conn: conn.execute(statement).first())
         return None if row is None else bool(row.cancel_requested)
 
+    async def job_active(self, response_id: str) -> bool:
+        c = background_jobs.c
+        query = select(c.state).where(c.response_id == response_id)
+        state = await self.db.read(lambda conn: conn.scalar(query))
+        return state is not None and state != "done"
+
     async def finish_job(self, response_id: str, owner: str) -> None:
         # A finished job keeps no request: the credentials it carried are gone with it.
         await self._set_job_state(
