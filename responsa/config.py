@@ -109,6 +109,7 @@ class Settings(BaseModel):
     # connect, unless a provider sets its own. An answer may stream for longer than this.
     upstream_read_timeout_s: float = Field(default=180.0, gt=0)
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
+    upstream_total_timeout_s: float = Field(default=900.0, gt=0)  # one upstream call, reading included
     max_jobs_per_owner: int | None = Field(default=None, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     # Requests with bodies over 1 MiB run at most this many at a time per server process (each
@@ -253,6 +254,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_MAX_JOBS_PER_OWNER": "max_jobs_per_owner",
         "RESPONSA_UPSTREAM_READ_TIMEOUT_S": "upstream_read_timeout_s",
         "RESPONSA_UPSTREAM_CONNECT_TIMEOUT_S": "upstream_connect_timeout_s",
+        "RESPONSA_UPSTREAM_TOTAL_TIMEOUT_S": "upstream_total_timeout_s",
     }
     for var, key in overrides.items():
         if env.get(var):

@@ -222,21 +222,32 @@ def new_database(kind: str, tmp: Path) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def count_rows(db_url: str, sql: str, **params: Any) -> int:
-    """`SELECT count(*) ...` straight on a test database (SQLite file or PostgreSQL), not
-    through the server: what is really left in it. Named parameters are written `:name`."""
+RESPONSE_TABLES = {  # the tables with rows of a response, and the column naming it
+    "responses": "id",
+    "response_events": "response_id",
+    "background_jobs": "response_id",
+    "response_items": "response_id",
+    "idempotency_keys": "response_id",
+}
+
+
+def rows_of(db_url: str, response_id: str) -> dict[str, int]:
+    """How many rows of each table name this response, read straight from the test database
+    (SQLite file or PostgreSQL), not through the server: what is really left in it."""
     if db_url.startswith("sqlite:///"):
         with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as conn:
-            return int(conn.execute(sql, params).fetchone()[0])
+            return {
+                t: conn.execute(f"SELECT count(*) FROM {t} WHERE {c} = ?", (response_id,)).fetchone()[0]
+                for t, c in RESPONSE_TABLES.items()
+            }
 
-    async def count() -> int:
-        names = list(params)
-        query = sql
-        for i, name in enumerate(names, 1):
-            query = query.replace(f":{name}", f"${i}")
+    async def count() -> dict[str, int]:
         conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
         try:
-            return int(await conn.fetchval(query, *(params[n] for n in names)))
+            return {
+                t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE {c} = $1", response_id)
+                for t, c in RESPONSE_TABLES.items()
+            }
         finally:
             await conn.close()
 

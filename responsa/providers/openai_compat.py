@@ -11,6 +11,7 @@ stream.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import urllib.parse
@@ -165,7 +166,7 @@ def _broken_call(provider: str, exc: BaseException) -> str:
     elif any(isinstance(e, TimeoutError) for e in chain):
         return (
             f"Upstream provider '{provider}' timed out: no answer within its timeout "
-            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S)."
+            "(RESPONSA_UPSTREAM_READ_TIMEOUT_S / _CONNECT_TIMEOUT_S / _TOTAL_TIMEOUT_S)."
         )
     else:
         problem = str(chain[-1]) or type(chain[-1]).__name__
@@ -215,11 +216,17 @@ def _env_proxy(url: str) -> str | None:
 
 class OpenAICompatProvider(Provider):
     def __init__(
-        self, name: str, config: ProviderConfig, read_s: float = 180.0, connect_s: float = 10.0
+        self,
+        name: str,
+        config: ProviderConfig,
+        read_s: float = 180.0,
+        connect_s: float = 10.0,
+        total_s: float | None = 900.0,
     ) -> None:
         self.name = name
         self.timeout_s = config.timeout_s or read_s
         self.connect_s = config.connect_timeout_s or connect_s
+        self.total_s = total_s
         timeout = httpx2.Timeout(self.timeout_s, connect=self.connect_s)
         self.client = AsyncOpenAI(
             api_key=config.api_key or "none",
@@ -246,9 +253,9 @@ class OpenAICompatProvider(Provider):
         if self._session is None:  # made in the running loop, as aiohttp requires
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1000),
-                # No limit on the whole call (an answer may stream for minutes), one on each wait.
+                # One limit on each wait, and one on the whole call, reading included.
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_s, sock_read=self.timeout_s
+                    total=self.total_s, sock_connect=self.connect_s, sock_read=self.timeout_s
                 ),
             )
         return self._session
@@ -347,7 +354,8 @@ class OpenAICompatProvider(Provider):
     async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
         model = request.get("model")
         with upstream_errors(self.name, model):
-            raw = await self.client.chat.completions.with_raw_response.create(**request)
+            async with asyncio.timeout(self.total_s):
+                raw = await self.client.chat.completions.with_raw_response.create(**request)
             _checked_completion(raw.content, self.name, model)  # the SDK would take anything
             result: ChatCompletion = raw.parse()
             return result

@@ -38,7 +38,11 @@ def _build(name: str, config: ProviderConfig, settings: Settings) -> Provider:
 
         return LlamaCppProvider(name, config, settings.local_threads)
     return OpenAICompatProvider(
-        name, config, settings.upstream_read_timeout_s, settings.upstream_connect_timeout_s
+        name,
+        config,
+        settings.upstream_read_timeout_s,
+        settings.upstream_connect_timeout_s,
+        settings.upstream_total_timeout_s,
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.support import HTTP, Process, Server, start_server, upstream_env
+from tests.support import HTTP, RESPONSE_TABLES, Process, Server, rows_of, start_server, upstream_env
 
 FAULTS = ["cut-short", "empty-200", "bad-chunk", "null-choice"]
 
@@ -66,41 +66,6 @@ def test_chat_pass_through_does_not_pass_a_cut_stream_as_success(live_server: Se
     assert '"error"' in frames[-3] and "no finish_reason" in frames[-3]
 
 
-def _rows_of(db_url: str, response_id: str) -> dict[str, int]:
-    """How many rows of each table name this response (read straight from the database)."""
-    import asyncio
-
-    tables = {
-        "responses": "id",
-        "response_events": "response_id",
-        "background_jobs": "response_id",
-        "response_items": "response_id",
-    }
-    if db_url.startswith("sqlite"):
-        import contextlib
-        import sqlite3
-
-        with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as conn:
-            return {
-                t: conn.execute(f"SELECT count(*) FROM {t} WHERE {c} = ?", (response_id,)).fetchone()[0]
-                for t, c in tables.items()
-            }
-
-    async def count() -> dict[str, int]:
-        import asyncpg
-
-        conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            return {
-                t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE {c} = $1", response_id)
-                for t, c in tables.items()
-            }
-        finally:
-            await conn.close()
-
-    return asyncio.run(count())
-
-
 def test_delete_during_a_running_job_is_final(live_server: Server, db_url: str) -> None:
     client = live_server.client()
     queued = client.responses.create(model="openai/slow", input="x", background=True)
@@ -113,12 +78,7 @@ def test_delete_during_a_running_job_is_final(live_server: Server, db_url: str) 
     time.sleep(3)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(queued.id)
-    assert _rows_of(db_url, queued.id) == {
-        "responses": 0,
-        "response_events": 0,
-        "background_jobs": 0,
-        "response_items": 0,
-    }
+    assert rows_of(db_url, queued.id) == dict.fromkeys(RESPONSE_TABLES, 0)
 
 
 def test_a_silent_upstream_times_out_by_the_environment_setting(
@@ -129,4 +89,16 @@ def test_a_silent_upstream_times_out_by_the_environment_setting(
         with pytest.raises(openai.APIStatusError) as info:
             server.client().responses.create(model="openai/hang", input="x")
         assert info.value.status_code == 502 and "timed out" in info.value.message
+        assert server.client().responses.create(model="openai/gpt-4o", input="x").status == "completed"
+
+
+def test_an_upstream_call_has_a_total_timeout(tmp_path: Path, fake_upstream: Process) -> None:
+    """The slow model is never silent for long, but takes 2 s in all: over the total limit."""
+    env = upstream_env(fake_upstream, RESPONSA_UPSTREAM_TOTAL_TIMEOUT_S="0.7")
+    with start_server(tmp_path, "total", env) as server:
+        events = list(server.client().responses.create(model="openai/slow", input="x", stream=True))
+        failed = events[-1]
+        assert failed.type == "response.failed"
+        assert failed.response.error is not None and "timed out" in failed.response.error.message
+        assert failed.response.output[0].content[0].text.startswith("tick0 ")  # type: ignore[union-attr]
         assert server.client().responses.create(model="openai/gpt-4o", input="x").status == "completed"
