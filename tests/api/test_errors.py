@@ -170,8 +170,15 @@ def test_malformed_json_is_400(live_server: Server, unchanged: None, raw: bytes)
 
 def test_routes_and_methods(live_server: Server) -> None:
     assert_error(HTTP.get(live_server.url + "/v1/nothing-here"), 404)
-    # OpenAI answers a route or method it does not have with 404 "Invalid URL (METHOD /path)".
-    assert_error(HTTP.put(live_server.url + "/v1/responses"), 404, contains="Invalid URL (PUT /v1/responses)")
+    # OpenAI answers a route or method it does not have with 404 "Invalid URL (METHOD /path)";
+    # `Allow` names the methods a known path serves.
+    put = HTTP.put(live_server.url + "/v1/responses")
+    assert_error(put, 404, contains="Invalid URL (PUT /v1/responses)")
+    assert put.headers["allow"] == "GET, POST"
+    patch = HTTP.patch(live_server.url + "/v1/conversations/conv_1")
+    assert_error(patch, 404, contains="Invalid URL (PATCH /v1/conversations/conv_1)")
+    assert patch.headers["allow"] == "DELETE, GET, POST"
+    assert "allow" not in HTTP.get(live_server.url + "/v1/nothing-here").headers
     assert_error(HTTP.post(live_server.url + "/v1/responses/resp_1/nothing"), 404)
     assert_error(HTTP.get(live_server.url + "/v1/responses/resp_missing"), 404, "response_id")
     assert_error(HTTP.delete(live_server.url + "/v1/responses/resp_missing"), 404, "response_id")
