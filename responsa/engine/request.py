@@ -157,6 +157,18 @@ class CreateItemsRequest(BaseModel):
     items: list[dict[str, Any]]
 
 
+class ChatCompletionRequest(BaseModel):
+    """The body of the `POST /v1/chat/completions` pass-through: checked only as far as routing
+    needs it (a model, some messages, whether to stream); every other field goes upstream as sent,
+    for the upstream to judge."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
+    stream: bool | None = None
+
+
 def parse_body(model: type[BaseModelT], data: object) -> BaseModelT:
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_type")
