@@ -56,10 +56,10 @@ def new_response(
 class UsageTotals:
     """Usage summed over the model calls of one response."""
 
-    __slots__ = ("cached", "input", "output", "reasoning", "seen", "total")
+    __slots__ = ("cache_write", "cached", "input", "output", "reasoning", "seen", "total")
 
     def __init__(self) -> None:
-        self.input = self.output = self.total = self.cached = self.reasoning = 0
+        self.input = self.output = self.total = self.cached = self.cache_write = self.reasoning = 0
         self.seen = False
 
     def add(self, usage: dict[str, Any]) -> None:
@@ -68,7 +68,9 @@ class UsageTotals:
         self.input += usage.get("prompt_tokens") or 0
         self.output += usage.get("completion_tokens") or 0
         self.total += usage.get("total_tokens") or 0
-        self.cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        prompt_details = usage.get("prompt_tokens_details") or {}
+        self.cached += prompt_details.get("cached_tokens") or 0
+        self.cache_write += prompt_details.get("cache_write_tokens") or 0
         self.reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
 
     def as_dict(self) -> dict[str, Any] | None:
@@ -76,7 +78,8 @@ class UsageTotals:
             return None
         return {
             "input_tokens": self.input,
-            "input_tokens_details": {"cached_tokens": self.cached},
+            # `cache_write_tokens` is required by the SDK's ResponseUsage (0 when the upstream says none)
+            "input_tokens_details": {"cache_write_tokens": self.cache_write, "cached_tokens": self.cached},
             "output_tokens": self.output,
             "output_tokens_details": {"reasoning_tokens": self.reasoning},
             "total_tokens": self.total,

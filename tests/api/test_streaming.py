@@ -58,7 +58,7 @@ def test_event_order_and_sequence_numbers(live_server: Server) -> None:
     assert final["output"][0]["content"][0]["text"] == deltas
     assert final["usage"] == {
         "input_tokens": 11,
-        "input_tokens_details": {"cached_tokens": 2},
+        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 2},
         "output_tokens": 5,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 16,
