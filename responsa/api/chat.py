@@ -46,7 +46,12 @@ def _chat_request(data: Any, upstream_model: str) -> ChatRequest:
 
 @router.post(
     "/v1/chat/completions",
-    **operation(ok="ChatCompletion", body=ChatCompletionRequest, errors=BODY + UPSTREAM, stream=True),
+    **operation(
+        ok="ChatCompletion",
+        body=ChatCompletionRequest,
+        errors=BODY + UPSTREAM,
+        stream=("ChatCompletionChunk", "ErrorResponse"),
+    ),
 )
 async def chat_completions(request: Request, engine: Annotated[Engine, Depends(engine)]) -> Response:
     data = await read_json(request)

@@ -8,8 +8,8 @@ Each route declares its own contract next to its code, with `operation(...)`:
 * `body` is the pydantic model that validates the request (the one `parse_body` uses), so the
   documented schema is the enforced one;
 * `ok` names the success schema: an SDK type (`openai.types...`), or one of the few wire
-  shapes the SDK lacks, defined below (`ResponseList`, `ModelList`, ...); `stream=True` adds
-  `text/event-stream` beside it;
+  shapes the SDK lacks, defined below (`ResponseList`, `ModelList`, ...); `stream` names the
+  schemas of a stream's events, and adds `text/event-stream` beside it;
 * `errors` lists the statuses the route itself can return; `document` adds the guard's
   (`auth/guard.py`) to every route: 400 (a bad Host header), 401 (authentication on; not
   `/v1/health`) and, for POST routes, 415 (a body that is not JSON). Every error has the
@@ -29,17 +29,18 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from openai.types import Model
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.conversations import (
     Conversation,
     ConversationDeletedResource,
     ConversationItem,
     ConversationItemList,
 )
-from openai.types.responses import Response, ResponseItemList
+from openai.types.responses import Response, ResponseItemList, ResponseStreamEvent
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from responsa.auth.guard import BODY_METHODS, OPEN_PATHS
+from responsa.engine.conversations import CONVERSATION_ID
 from responsa.engine.request import (
     ChatCompletionRequest,
     CreateConversationRequest,
@@ -118,6 +119,7 @@ SCHEMAS: dict[str, Any] = {
     "CreateItemsRequest": CreateItemsRequest,
     "ChatCompletionRequest": ChatCompletionRequest,
     "Response": Response,
+    "ResponseStreamEvent": ResponseStreamEvent,
     "ResponseList": ResponseList,
     "ResponseDeleted": ResponseDeleted,
     "ResponseItemList": ResponseItemList,
@@ -126,6 +128,7 @@ SCHEMAS: dict[str, Any] = {
     "ConversationItem": ConversationItem,
     "ConversationItemList": ConversationItemList,
     "ChatCompletion": ChatCompletion,
+    "ChatCompletionChunk": ChatCompletionChunk,
     "Model": Model,
     "ModelList": ModelList,
     "ProviderList": ProviderList,
@@ -161,16 +164,37 @@ def _error(status: Status) -> dict[str, Any]:
     return {"description": ERRORS[status], "content": {"application/json": {"schema": ref("ErrorResponse")}}}
 
 
+DONE = {"type": "object", "required": ["data"], "properties": {"data": {"const": "[DONE]"}}}
+
+
+def _event_stream(events: tuple[str, ...]) -> dict[str, Any]:
+    """The schema of one server-sent event (`api/sse.py`), as schemathesis reads them: `data`
+    holds JSON matching one of `events`; the stream ends with `data: [DONE]`."""
+    data = {"anyOf": [ref(name) for name in events]} if len(events) > 1 else ref(events[0])
+    event = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string"},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+        },
+    }
+    return {"description": "One server-sent event (`stream: true`).", "anyOf": [event, DONE]}
+
+
 def operation(
-    *, ok: str, body: type[BaseModel] | None = None, errors: Iterable[Status] = (), stream: bool = False
+    *,
+    ok: str,
+    body: type[BaseModel] | None = None,
+    errors: Iterable[Status] = (),
+    stream: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: its body, success schema and the error statuses
-    the route itself can return (`document` adds the guard's)."""
+    """Keyword arguments for a route decorator: its body, success schema, the schemas of its
+    stream's events (when it streams) and the error statuses the route itself can return
+    (`document` adds the guard's)."""
     content: dict[str, Any] = {"application/json": {"schema": ref(ok)}}
     if stream:
-        content["text/event-stream"] = {
-            "schema": {"type": "string", "description": "server-sent events (`stream: true`)"}
-        }
+        content["text/event-stream"] = {"schema": _event_stream(stream)}
     responses: dict[int | str, Any] = {200: {"description": "Success.", "content": content}}
     responses.update({status: _error(status) for status in errors})
     extra: dict[str, Any] = {}
@@ -206,9 +230,16 @@ def components() -> dict[str, Any]:
     return schemas
 
 
+# Path parameters whose form the route checks (`engine/conversations.check_id`): a 400 otherwise.
+PATTERNS = {"conversation_id": f"^{CONVERSATION_ID.pattern}$"}
+
+
 def _finish(doc: dict[str, Any]) -> None:
     for path, operations in doc.get("paths", {}).items():
         for method, op in operations.items():
+            for parameter in op.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] in PATTERNS:
+                    parameter["schema"]["pattern"] = PATTERNS[parameter["name"]]
             responses = op.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's; validation errors are 400s here
             for status in _guard_errors(path, method):

@@ -67,7 +67,12 @@ async def _open_stream(events: EventStream, run: PreparedRun) -> list[Event]:
 
 @router.post(
     "/v1/responses",
-    **operation(ok="Response", body=CreateResponseRequest, errors=(*BODY, *UPSTREAM, 409, 424), stream=True),
+    **operation(
+        ok="Response",
+        body=CreateResponseRequest,
+        errors=(*BODY, *UPSTREAM, 409, 424),
+        stream=("ResponseStreamEvent",),
+    ),
 )
 async def create_response(request: Request) -> Response:
     """The hot path: `responsa.app.Responsa` calls it before FastAPI's routing, dependency
@@ -129,7 +134,10 @@ async def list_responses(
     return list_page(data, page.has_more)
 
 
-@router.get("/v1/responses/{response_id}", **operation(ok="Response", errors=(400, 404), stream=True))
+@router.get(
+    "/v1/responses/{response_id}",
+    **operation(ok="Response", errors=(400, 404), stream=("ResponseStreamEvent",)),
+)
 async def retrieve_response(
     response_id: str,
     store: Annotated[Store, Depends(store)],
