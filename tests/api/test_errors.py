@@ -84,6 +84,9 @@ OK = {"model": "openai/gpt-4o", "input": "hi"}
         ({**OK, "tools": [{"type": "function"}]}, "tools[0].name", "missing"),
         ({**OK, "tool_choice": "required"}, "tool_choice", "no 'tools'"),
         ({**OK, "tool_choice": "sometimes", "tools": [{"type": "function", "name": "f"}]}, "tool_choice", ""),
+        ({**OK, "tool_choice": ""}, "tool_choice", ""),  # no tools: once stored and echoed as given
+        ({**OK, "reasoning": {"effort": "banana"}}, "reasoning.effort", ""),  # echoed too
+        ({**OK, "text": {"verbosity": "loud"}}, "text.verbosity", ""),
         (
             {
                 **OK,
