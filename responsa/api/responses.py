@@ -25,6 +25,7 @@ from responsa.types import Event, EventStream
 router = APIRouter()
 
 Limit = Annotated[int, Query(ge=1, le=100)]
+SEQUENCE_MAX = 2**31 - 1  # a stored event's sequence number is a 32-bit integer (tables.response_events)
 Order = Annotated[Literal["asc", "desc"], Query()]
 
 
@@ -142,7 +143,7 @@ async def retrieve_response(
     response_id: str,
     store: Annotated[Store, Depends(store)],
     stream: bool = False,
-    starting_after: Annotated[int | None, Query(ge=-1)] = None,
+    starting_after: Annotated[int | None, Query(ge=-1, le=SEQUENCE_MAX)] = None,
 ) -> Response:
     stored = await _load(store, response_id)
     if not stream:

@@ -190,6 +190,11 @@ def test_routes_and_methods(live_server: Server) -> None:
     assert_error(HTTP.get(live_server.url + "/v1/responses", params={"limit": 101}), 400, "limit")
     assert_error(HTTP.get(live_server.url + "/v1/responses", params={"order": "sideways"}), 400, "order")
     assert_error(HTTP.get(live_server.url + "/v1/responses", params={"after": "resp_missing"}), 400, "after")
+    # A NUL in the query (PostgreSQL text cannot hold one) and a sequence number past 32 bits
+    # were 500s on PostgreSQL.
+    assert_error(HTTP.get(live_server.url + "/v1/responses", params={"after": "a\x00"}), 400, contains="NUL")
+    too_far = {"stream": "true", "starting_after": 2**31}
+    assert_error(HTTP.get(live_server.url + "/v1/responses/resp_1", params=too_far), 400, "starting_after")
 
 
 def test_upstream_rejection_keeps_its_status(live_server: Server) -> None:
