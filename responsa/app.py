@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, conversations, handlers, models, responses
+from responsa.api import chat, conversations, handlers, models, openapi, responses
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
@@ -197,4 +197,5 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in (responses, conversations, chat, models):
         app.include_router(module.router)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

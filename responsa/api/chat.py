@@ -14,8 +14,10 @@ from starlette.responses import Response
 
 from responsa.api import sse
 from responsa.api.deps import engine, json_response, read_json
+from responsa.api.openapi import BODY, UPSTREAM, operation
+from responsa.engine.request import ChatCompletionRequest, parse_body
 from responsa.engine.run import Engine
-from responsa.errors import InvalidRequest, ResponsaError
+from responsa.errors import ResponsaError
 from responsa.types import ChatRequest
 
 router = APIRouter()
@@ -42,21 +44,22 @@ def _chat_request(data: Any, upstream_model: str) -> ChatRequest:
     return request
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions",
+    **operation(
+        ok="ChatCompletion",
+        body=ChatCompletionRequest,
+        errors=BODY + UPSTREAM,
+        stream=("ChatCompletionChunk", "ErrorResponse"),
+    ),
+)
 async def chat_completions(request: Request, engine: Annotated[Engine, Depends(engine)]) -> Response:
     data = await read_json(request)
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    model_id = data.get("model")
-    if not isinstance(model_id, str) or not model_id:
-        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
-    messages = data.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("Invalid value for 'messages': expected a non-empty array.", param="messages")
-    model = engine.registry.resolve(model_id)
+    body = parse_body(ChatCompletionRequest, data)  # the rest of `data` goes upstream as sent
+    model = engine.registry.resolve(body.model)
     chat = _chat_request(data, model.provider_model_id)
     provider = model.provider
-    if not data.get("stream"):
+    if not body.stream:
         result = await provider.complete_chat(chat)
         return json_response(result.model_dump(mode="json", exclude_unset=True))
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from responsa import ids
 from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.api.openapi import BODY, operation
 from responsa.auth.principal import current_principal
 from responsa.engine import conversations as conv
 from responsa.engine.request import (
@@ -55,7 +56,7 @@ def _item_list(items: list[Item], has_more: bool) -> Response:
     return list_page(shown, has_more)
 
 
-@router.post("/v1/conversations")
+@router.post("/v1/conversations", **operation(ok="Conversation", body=CreateConversationRequest, errors=BODY))
 async def create_conversation(request: Request, store: Annotated[Store, Depends(store)]) -> Response:
     body = parse_body(CreateConversationRequest, await read_json(request))
     items = conv.prepare_items(body.items) if body.items is not None else []
@@ -65,12 +66,15 @@ async def create_conversation(request: Request, store: Annotated[Store, Depends(
     return json_response(_shown(conversation))
 
 
-@router.get("/v1/conversations/{conversation_id}")
+@router.get("/v1/conversations/{conversation_id}", **operation(ok="Conversation", errors=(400, 404)))
 async def retrieve_conversation(conversation_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     return json_response(_shown(await _existing(store, conversation_id)))
 
 
-@router.post("/v1/conversations/{conversation_id}")
+@router.post(
+    "/v1/conversations/{conversation_id}",
+    **operation(ok="Conversation", body=UpdateConversationRequest, errors=(*BODY, 404)),
+)
 async def update_conversation(
     conversation_id: str, request: Request, store: Annotated[Store, Depends(store)]
 ) -> Response:
@@ -82,7 +86,10 @@ async def update_conversation(
     return json_response(_shown(updated))
 
 
-@router.delete("/v1/conversations/{conversation_id}")
+@router.delete(
+    "/v1/conversations/{conversation_id}",
+    **operation(ok="ConversationDeletedResource", errors=(400, 404)),
+)
 async def delete_conversation(conversation_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     conv.check_id(conversation_id)
     if not await store.delete_conversation(conversation_id, _scope()):
@@ -90,7 +97,10 @@ async def delete_conversation(conversation_id: str, store: Annotated[Store, Depe
     return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
 
-@router.post("/v1/conversations/{conversation_id}/items")
+@router.post(
+    "/v1/conversations/{conversation_id}/items",
+    **operation(ok="ConversationItemList", body=CreateItemsRequest, errors=(*BODY, 404)),
+)
 async def create_items(
     conversation_id: str, request: Request, store: Annotated[Store, Depends(store)]
 ) -> Response:
@@ -104,7 +114,9 @@ async def create_items(
     return _item_list(items, False)
 
 
-@router.get("/v1/conversations/{conversation_id}/items")
+@router.get(
+    "/v1/conversations/{conversation_id}/items", **operation(ok="ConversationItemList", errors=(400, 404))
+)
 async def list_items(
     conversation_id: str,
     store: Annotated[Store, Depends(store)],
@@ -127,7 +139,10 @@ def _item_not_found(conversation_id: str, item_id: str) -> NotFound:
     )
 
 
-@router.get("/v1/conversations/{conversation_id}/items/{item_id}")
+@router.get(
+    "/v1/conversations/{conversation_id}/items/{item_id}",
+    **operation(ok="ConversationItem", errors=(400, 404)),
+)
 async def retrieve_item(
     conversation_id: str, item_id: str, store: Annotated[Store, Depends(store)]
 ) -> Response:
@@ -138,7 +153,10 @@ async def retrieve_item(
     return json_response(conv.present(item))
 
 
-@router.delete("/v1/conversations/{conversation_id}/items/{item_id}")
+@router.delete(
+    "/v1/conversations/{conversation_id}/items/{item_id}",
+    **operation(ok="Conversation", errors=(400, 404)),
+)
 async def delete_item(
     conversation_id: str, item_id: str, store: Annotated[Store, Depends(store)]
 ) -> Response:

@@ -34,13 +34,17 @@ def json_response(data: Any, status_code: int = 200) -> Response:
 
 
 def list_page(data: list[dict[str, Any]], has_more: bool) -> Response:
-    """A cursor page in the OpenAI list shape (`first_id`/`last_id` are null when empty)."""
+    """A cursor page in the OpenAI list shape. An empty page has `first_id` and `last_id` ""
+    (the empty string): the SDK's list types (`ConversationItemList`, `ResponseItemList`)
+    declare both as required strings, so null or a missing key fails their validation, and ""
+    is no id, so a client that passes it back as a cursor gets an error naming it, not the first
+    page again."""
     return json_response(
         {
             "object": "list",
             "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
+            "first_id": data[0]["id"] if data else "",
+            "last_id": data[-1]["id"] if data else "",
             "has_more": has_more,
         }
     )

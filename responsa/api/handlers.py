@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api.deps import json_response
@@ -50,12 +51,33 @@ async def _pydantic_error(_: Request, exc: Exception) -> Response:
     return error_response(invalid_from_validation(exc))
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """The methods that `routes` serve at `scope`'s path (asked of each route through the public
+    `matches`: FastAPI's included routers are routes too)."""
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code in (404, 405):  # an unknown route, or a method a route lacks: OpenAI says 404
+    if exc.status_code in (404, 405):
+        # An unknown route, or a method a route lacks: OpenAI's 404 "Invalid URL" either way (a
+        # path such as /v1/responses/compact matches a route's template without naming anything
+        # that exists, so a 405 would claim too much), with `Allow` naming the methods the path
+        # does serve, when it serves any.
         message = f"Invalid URL ({request.method} {request.url.path})"
         body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
-        return json_response(body, 404)
+        response = json_response(body, 404)
+        allow = allowed_methods(request.app.router.routes, request.scope)
+        if allow:
+            response.headers["Allow"] = ", ".join(allow)
+        return response
     kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
     body = {"error": {"message": str(exc.detail), "type": kind, "param": None, "code": None}}
     return json_response(body, exc.status_code)

@@ -41,6 +41,11 @@ HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
 REPEAT_WAIT_S = 120.0  # how long a repeat waits for the first request's answer
 POLL_S = 0.1
+PARAMETER = {  # the header, as the OpenAPI document describes it
+    "name": "Idempotency-Key",
+    "description": "One response per owner and key: a repeat gets the first answer (409 for another body).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
 
 
 def key_of(request: Request) -> str | None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from responsa.api.deps import engine, json_response
+from responsa.api.openapi import operation
 from responsa.engine.run import Engine
 from responsa.errors import NotFound, ResponsaError
 
@@ -30,12 +31,12 @@ def _model(model_id: str, provider: str, upstream: str, model_type: str = "llm")
     }
 
 
-@router.get("/v1/health")
+@router.get("/v1/health", **operation(ok="Health"))
 async def health() -> Response:
     return json_response({"status": "OK"})
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", **operation(ok="ModelList"))
 async def list_models(engine: Annotated[Engine, Depends(engine)]) -> Response:
     registry = engine.registry
     data = [_model(m.id, m.provider, m.provider_model_id, m.model_type) for m in registry.models]
@@ -56,7 +57,7 @@ async def list_models(engine: Annotated[Engine, Depends(engine)]) -> Response:
     return json_response({"object": "list", "data": data})
 
 
-@router.get("/v1/models/{model_id:path}")
+@router.get("/v1/models/{model_id:path}", **operation(ok="Model", errors=(404, 502)))
 async def retrieve_model(model_id: str, engine: Annotated[Engine, Depends(engine)]) -> Response:
     """A configured model, or one its provider lists: a name a provider would merely pass on is
     not said to exist."""
@@ -74,7 +75,7 @@ async def retrieve_model(model_id: str, engine: Annotated[Engine, Depends(engine
     )
 
 
-@router.get("/v1/providers")
+@router.get("/v1/providers", **operation(ok="ProviderList"))
 async def list_providers(engine: Annotated[Engine, Depends(engine)]) -> Response:
     data = [
         {

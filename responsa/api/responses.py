@@ -14,10 +14,11 @@ from starlette.types import Receive
 
 from responsa.api import idempotency, sse
 from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.api.openapi import BODY, UPSTREAM, operation
 from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
 from responsa.engine.background import FINISHED, job_context, tail
-from responsa.engine.request import parse_create_request
+from responsa.engine.request import CreateResponseRequest, parse_create_request
 from responsa.engine.run import Engine, PreparedRun
 from responsa.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, UpstreamError
 from responsa.store.base import Store, StoredResponse
@@ -27,6 +28,7 @@ router = APIRouter()
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=100)]
+SEQUENCE_MAX = 2**31 - 1  # a stored event's sequence number is a 32-bit integer (tables.response_events)
 Order = Annotated[Literal["asc", "desc"], Query()]
 
 
@@ -67,7 +69,16 @@ async def _open_stream(events: EventStream, run: PreparedRun) -> list[Event]:
     return head
 
 
-@router.post("/v1/responses")
+@router.post(
+    "/v1/responses",
+    **operation(
+        ok="Response",
+        body=CreateResponseRequest,
+        errors=(*BODY, *UPSTREAM, 409, 424),
+        stream=("ResponseStreamEvent",),
+        headers=[idempotency.PARAMETER],
+    ),
+)
 async def create_response(request: Request) -> Response:
     """The hot path: `responsa.app.Responsa` calls it before FastAPI's routing, dependency
     solving and middleware (`handlers.plain_endpoint`); the route here documents it."""
@@ -162,7 +173,7 @@ async def _held(events: EventStream, hold: contextlib.AbstractContextManager[Non
                 yield event
 
 
-@router.get("/v1/responses")
+@router.get("/v1/responses", **operation(ok="ResponseList", errors=(400,)))
 async def list_responses(
     store: Annotated[Store, Depends(store)],
     after: str | None = None,
@@ -182,12 +193,15 @@ async def list_responses(
     return list_page(data, page.has_more)
 
 
-@router.get("/v1/responses/{response_id}")
+@router.get(
+    "/v1/responses/{response_id}",
+    **operation(ok="Response", errors=(400, 404), stream=("ResponseStreamEvent",)),
+)
 async def retrieve_response(
     response_id: str,
     store: Annotated[Store, Depends(store)],
     stream: bool = False,
-    starting_after: Annotated[int | None, Query(ge=-1)] = None,
+    starting_after: Annotated[int | None, Query(ge=-1, le=SEQUENCE_MAX)] = None,
 ) -> Response:
     stored = await _load(store, response_id)
     if not stream:
@@ -200,7 +214,7 @@ async def retrieve_response(
 CANCEL_WAIT_S = 10.0
 
 
-@router.post("/v1/responses/{response_id}/cancel")
+@router.post("/v1/responses/{response_id}/cancel", **operation(ok="Response", errors=(404, 409)))
 async def cancel_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     """Cancel a background response from any replica; a finished one is returned as it is."""
     stored = await _load(store, response_id)
@@ -226,7 +240,7 @@ async def cancel_response(response_id: str, store: Annotated[Store, Depends(stor
     return json_response((current or stored).response)
 
 
-@router.delete("/v1/responses/{response_id}")
+@router.delete("/v1/responses/{response_id}", **operation(ok="ResponseDeleted", errors=(404,)))
 async def delete_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     if not await store.delete_response(response_id, current_principal.get().scope):
         raise _not_found(response_id)
@@ -261,7 +275,7 @@ def _without_image_urls(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "content": parts}
 
 
-@router.get("/v1/responses/{response_id}/input_items")
+@router.get("/v1/responses/{response_id}/input_items", **operation(ok="ResponseItemList", errors=(400, 404)))
 async def list_input_items(
     response_id: str,
     store: Annotated[Store, Depends(store)],

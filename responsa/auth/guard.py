@@ -69,6 +69,8 @@ class Guard:
     async def check(self, scope: Scope) -> Principal:
         if "\x00" in scope["path"]:
             raise InvalidRequest("The URL path contains a NUL character.", code="invalid_url")
+        if b"%00" in scope["query_string"]:  # PostgreSQL text cannot hold U+0000; nowhere is it meaningful
+            raise InvalidRequest("The URL query contains a NUL character (%00).", code="invalid_url")
         headers = dict(scope["headers"])
         self._check_host(headers.get(b"host", b"").decode("latin-1"))
         if scope["method"] in BODY_METHODS:

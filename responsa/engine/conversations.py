@@ -27,7 +27,7 @@ from responsa.types import ChatMessages, Item
 
 log = logging.getLogger("responsa.engine")
 
-CONVERSATION_ID = re.compile(r"^conv_[0-9a-f]{48}$")
+CONVERSATION_ID = re.compile(r"conv_[0-9a-f]{48}")  # the whole id (fullmatch: no trailing newline)
 MAX_ITEMS_PER_CALL = 20
 
 
@@ -42,7 +42,7 @@ class TurnLease:
 
 
 def check_id(conversation_id: object, param: str = "conversation_id") -> str:
-    if not isinstance(conversation_id, str) or not CONVERSATION_ID.match(conversation_id):
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID.fullmatch(conversation_id):
         raise InvalidRequest(
             f"Invalid value for '{param}': {conversation_id!r}. Conversation IDs must match the format "
             "'conv_' followed by 48 lowercase hex characters.",

@@ -13,7 +13,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from openai.types.shared import ReasoningEffort
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    with_config,
+)
+from typing_extensions import TypedDict
 
 from responsa.errors import InvalidRequest
 
@@ -34,6 +44,27 @@ def _metadata_limits(value: dict[str, str]) -> dict[str, str]:
 Metadata = Annotated[
     dict[str, Annotated[str, StringConstraints(max_length=512)]], AfterValidator(_metadata_limits)
 ]
+
+
+SummaryMode = Literal["auto", "concise", "detailed"]
+
+
+@with_config(ConfigDict(extra="allow"))
+class ReasoningOptions(TypedDict, total=False):
+    """`reasoning`: the keys the API defines are checked, since the response echoes them (other
+    keys are kept)."""
+
+    effort: ReasoningEffort
+    summary: SummaryMode | None
+    generate_summary: SummaryMode | None
+
+
+@with_config(ConfigDict(extra="allow"))
+class TextOptions(TypedDict, total=False):
+    """`text`: `format` is checked by `engine/translate.py`, `verbosity` here."""
+
+    format: dict[str, Any] | None
+    verbosity: Literal["low", "medium", "high"] | None
 
 
 class CreateResponseRequest(BaseModel):
@@ -60,15 +91,15 @@ class CreateResponseRequest(BaseModel):
     prompt_cache_key: Short | None = None
     prompt_cache_options: dict[str, Any] | None = None
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
-    reasoning: dict[str, Any] | None = None
+    reasoning: ReasoningOptions | None = None
     safety_identifier: Short | None = None
     service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"] | None = None
     store: bool = True
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    text: dict[str, Any] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    text: TextOptions | None = None
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     top_p: float | None = Field(default=None, ge=0, le=1)
@@ -155,6 +186,18 @@ class CreateItemsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[dict[str, Any]]
+
+
+class ChatCompletionRequest(BaseModel):
+    """The body of the `POST /v1/chat/completions` pass-through: checked only as far as routing
+    needs it (a model, some messages, whether to stream); every other field goes upstream as sent,
+    for the upstream to judge."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
+    stream: bool | None = None
 
 
 def parse_body(model: type[BaseModelT], data: object) -> BaseModelT:

@@ -78,6 +78,7 @@ class UsageTotals:
             return None
         return {
             "input_tokens": self.input,
+            # `cache_write_tokens` is required by the SDK's ResponseUsage (0 when the upstream says none)
             "input_tokens_details": {"cached_tokens": self.cached, "cache_write_tokens": self.cache_write},
             "output_tokens": self.output,
             "output_tokens_details": {"reasoning_tokens": self.reasoning},

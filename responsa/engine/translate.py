@@ -15,7 +15,7 @@ form would lose: `text.format.strict`/`description`, text before a tool call, pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,7 +217,7 @@ def to_stored_items(input: str | list[Item], response_id: str | None = None) -> 
     return [with_id(normalize_item(item), response_id) for item in input]
 
 
-def _response_format(text: dict[str, Any] | None, faithful: bool) -> dict[str, Any] | None:
+def _response_format(text: Mapping[str, Any] | None, faithful: bool) -> dict[str, Any] | None:
     fmt = (text or {}).get("format")
     if fmt is None:
         return None

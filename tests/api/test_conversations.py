@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.conversations import ConversationItemList
 
 from tests.support import HTTP, SEEDS, Process, Server, upstream_requests
 
@@ -156,7 +157,9 @@ def test_items_pagination_both_orders(live_server: Server) -> None:
     walked = [i.content[0].text for i in client.conversations.items.list(conversation.id, limit=2)]  # type: ignore[union-attr]
     assert walked == ["m4", "m3", "m2", "m1", "m0"]
     empty = HTTP.get(url, params={"order": "asc", "after": rest["last_id"]}).json()
-    assert empty["data"] == [] and empty["first_id"] is None and empty["last_id"] is None
+    assert empty["data"] == [] and empty["first_id"] == "" == empty["last_id"]
+    for page in (asc, rest, desc, desc_rest, empty):  # every page is what the SDK type declares
+        ConversationItemList.model_validate(page, strict=True)
 
 
 def test_items_added_between_turns_are_history(live_server: Server, fake_upstream: Process) -> None:

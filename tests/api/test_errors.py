@@ -84,6 +84,9 @@ OK = {"model": "openai/gpt-4o", "input": "hi"}
         ({**OK, "tools": [{"type": "function"}]}, "tools[0].name", "missing"),
         ({**OK, "tool_choice": "required"}, "tool_choice", "no 'tools'"),
         ({**OK, "tool_choice": "sometimes", "tools": [{"type": "function", "name": "f"}]}, "tool_choice", ""),
+        ({**OK, "tool_choice": ""}, "tool_choice", ""),  # no tools: once stored and echoed as given
+        ({**OK, "reasoning": {"effort": "banana"}}, "reasoning.effort", ""),  # echoed too
+        ({**OK, "text": {"verbosity": "loud"}}, "text.verbosity", ""),
         (
             {
                 **OK,
@@ -170,8 +173,15 @@ def test_malformed_json_is_400(live_server: Server, unchanged: None, raw: bytes)
 
 def test_routes_and_methods(live_server: Server) -> None:
     assert_error(HTTP.get(live_server.url + "/v1/nothing-here"), 404)
-    # OpenAI answers a route or method it does not have with 404 "Invalid URL (METHOD /path)".
-    assert_error(HTTP.put(live_server.url + "/v1/responses"), 404, contains="Invalid URL (PUT /v1/responses)")
+    # OpenAI answers a route or method it does not have with 404 "Invalid URL (METHOD /path)";
+    # `Allow` names the methods a known path serves.
+    put = HTTP.put(live_server.url + "/v1/responses")
+    assert_error(put, 404, contains="Invalid URL (PUT /v1/responses)")
+    assert put.headers["allow"] == "GET, POST"
+    patch = HTTP.patch(live_server.url + "/v1/conversations/conv_1")
+    assert_error(patch, 404, contains="Invalid URL (PATCH /v1/conversations/conv_1)")
+    assert patch.headers["allow"] == "DELETE, GET, POST"
+    assert "allow" not in HTTP.get(live_server.url + "/v1/nothing-here").headers
     assert_error(HTTP.post(live_server.url + "/v1/responses/resp_1/nothing"), 404)
     assert_error(HTTP.get(live_server.url + "/v1/responses/resp_missing"), 404, "response_id")
     assert_error(HTTP.delete(live_server.url + "/v1/responses/resp_missing"), 404, "response_id")
@@ -180,6 +190,11 @@ def test_routes_and_methods(live_server: Server) -> None:
     assert_error(HTTP.get(live_server.url + "/v1/responses", params={"limit": 101}), 400, "limit")
     assert_error(HTTP.get(live_server.url + "/v1/responses", params={"order": "sideways"}), 400, "order")
     assert_error(HTTP.get(live_server.url + "/v1/responses", params={"after": "resp_missing"}), 400, "after")
+    # A NUL in the query (PostgreSQL text cannot hold one) and a sequence number past 32 bits
+    # were 500s on PostgreSQL.
+    assert_error(HTTP.get(live_server.url + "/v1/responses", params={"after": "a\x00"}), 400, contains="NUL")
+    too_far = {"stream": "true", "starting_after": 2**31}
+    assert_error(HTTP.get(live_server.url + "/v1/responses/resp_1", params=too_far), 400, "starting_after")
 
 
 def test_upstream_rejection_keeps_its_status(live_server: Server) -> None:

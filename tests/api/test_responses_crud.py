@@ -74,7 +74,7 @@ def test_list_pagination_both_orders(live_server: Server) -> None:
     before = page(limit=2, order="asc", before=ids[3])
     assert [r["id"] for r in before["data"]] == ids[1:3] and before["has_more"] is True
     empty = page(limit=2, order="asc", after=ids[4])
-    assert empty["data"] == [] and empty["first_id"] is None and empty["has_more"] is False
+    assert empty["data"] == [] and empty["first_id"] == "" == empty["last_id"] and empty["has_more"] is False
 
 
 def test_input_items_and_chain(live_server: Server, fake_upstream: Process) -> None:

@@ -1,0 +1,105 @@
+"""`GET /openapi.json` describes every route as it behaves: bodies, successes and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from responsa.engine import request as models
+from tests.support import HTTP, Server
+
+
+@pytest.fixture()
+def doc(live_server: Server) -> dict[str, Any]:
+    result: dict[str, Any] = HTTP.get(live_server.url + "/openapi.json").json()
+    return result
+
+
+def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method.upper(), path, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
+
+
+def refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return found + [r for v in value.values() for r in refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in refs(v)]
+    return []
+
+
+BODIES = {
+    ("POST", "/v1/responses"): "CreateResponseRequest",
+    ("POST", "/v1/conversations"): "CreateConversationRequest",
+    ("POST", "/v1/conversations/{conversation_id}"): "UpdateConversationRequest",
+    ("POST", "/v1/conversations/{conversation_id}/items"): "CreateItemsRequest",
+    ("POST", "/v1/chat/completions"): "ChatCompletionRequest",
+}
+
+
+def test_every_post_body_is_the_model_that_validates_it(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for method, path, op in operations(doc):
+        name = BODIES.get((method, path))
+        if name is None:  # cancel takes no body
+            assert "requestBody" not in op, (method, path)
+            continue
+        body = op["requestBody"]
+        assert body["required"] is True
+        assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+        expected = getattr(models, name).model_json_schema(ref_template="#/components/schemas/{model}")
+        for nested, schema in expected.pop("$defs", {}).items():
+            assert schemas[nested] == schema
+        assert schemas[name] == expected
+    assert {(m, p) for m, p, op in operations(doc) if "requestBody" in op} == set(BODIES)
+
+
+def test_errors_are_real_and_openai_shaped(doc: dict[str, Any]) -> None:
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for method, path, op in operations(doc):
+        statuses = set(op["responses"])
+        assert "422" not in statuses, (method, path)
+        assert "200" in statuses and "400" in statuses
+        assert ("401" in statuses) == (path != "/v1/health")
+        assert ("415" in statuses) == (method == "POST")
+        for status, response in op["responses"].items():
+            if status != "200":
+                assert response["content"] == {"application/json": {"schema": error_ref}}, (path, status)
+        calls_upstream = (method, path) in {
+            ("POST", "/v1/responses"),
+            ("POST", "/v1/chat/completions"),
+            ("GET", "/v1/models/{model_id}"),  # whether the provider lists the model
+        }
+        assert ("502" in statuses) == calls_upstream, (method, path)  # the upstream's failures
+        assert ("4XX" in statuses) == (calls_upstream and method == "POST"), (method, path)
+        # a POST body waits for a turn when large; the upstream may say 429 too
+        assert ("429" in statuses) == ("requestBody" in op), (method, path)
+    schemas = doc["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    error = schemas["ErrorBody"]
+    assert error["required"] == ["message", "type", "param", "code"]
+    assert error["additionalProperties"] is False
+
+
+def test_successes_have_schemas_and_every_reference_resolves(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for method, path, op in operations(doc):
+        content = op["responses"]["200"]["content"]
+        assert content["application/json"]["schema"]["$ref"].startswith("#/components/schemas/"), (
+            method,
+            path,
+        )
+    streams = {
+        (m, p) for m, p, op in operations(doc) if "text/event-stream" in op["responses"]["200"]["content"]
+    }
+    assert streams == {
+        ("POST", "/v1/responses"),
+        ("GET", "/v1/responses/{response_id}"),
+        ("POST", "/v1/chat/completions"),
+    }
+    for reference in refs(doc):
+        assert reference.removeprefix("#/components/schemas/") in schemas, reference
+    assert doc["paths"]["/v1/responses/{response_id}"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"] == {"$ref": "#/components/schemas/Response"}
