@@ -150,6 +150,9 @@ async def _unless_client_leaves(request: Request, work: Awaitable[T]) -> T | Non
     watcher = asyncio.ensure_future(_disconnected(request.receive))
     try:
         await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # this request itself was cancelled (shutdown): its work goes too
+        task.cancel()
+        raise
     finally:
         watcher.cancel()
     if task.done():
