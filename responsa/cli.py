@@ -1,5 +1,5 @@
-"""`responsa serve` (parse arguments, build Settings, run uvicorn) and `responsa keys`
-(API keys in the configured database)."""
+"""`responsa serve` (parse arguments, build Settings, run uvicorn), `responsa keys` (API keys in
+the configured database), `responsa config show` and `responsa doctor` (`responsa/doctor.py`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from responsa.config import ConfigError, Settings, configure_logging, load_setti
 
 
 def _parser() -> argparse.ArgumentParser:
+    from responsa.doctor import version
+
     parser = argparse.ArgumentParser(
         prog="responsa", description="The OpenAI Responses API over any Chat-Completions backend."
     )
+    parser.add_argument("--version", action="version", version=f"responsa {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -38,7 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="the keys, without their secrets")
     revoke = actions.add_parser("revoke", help="revoke a key at once, on every replica")
     revoke.add_argument("key_id")
+    config = commands.add_parser("config", help="the effective settings")
+    config.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
+    config_actions = config.add_subparsers(dest="action", required=True)
+    config_actions.add_parser("show", help="print the settings the server would use, secrets masked")
+    doctor = commands.add_parser("doctor", help="what is installed, and whether the settings work")
+    doctor.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
     return parser
+
+
+def _fail(message: str) -> None:
+    print(f"responsa: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -84,13 +98,24 @@ async def _auth_configured(settings: Settings) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        if not 1 <= args.port <= 65535:
+            _fail(f"invalid setting --port: {args.port} is not a port (1-65535)")
+        if args.workers < 1:
+            _fail(f"invalid setting --workers: {args.workers} (at least 1)")
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        print(f"responsa: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(exc))
     if args.command == "keys":
         raise SystemExit(asyncio.run(_keys(settings, args)))
+    if args.command in ("config", "doctor"):
+        from responsa import doctor
+
+        if args.command == "config":
+            print(doctor.show(settings), end="")
+            return
+        raise SystemExit(doctor.doctor(settings))
     from responsa.auth.guard import is_loopback
 
     if (

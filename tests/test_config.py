@@ -21,11 +21,12 @@ models:
 
 def test_file_and_env(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(GOOD + "recording_mode: record\nrecording_dir: rec\n")
+    (tmp_path / "rec").mkdir()
+    path.write_text(GOOD + f"recording_mode: record\nrecording_dir: {tmp_path / 'rec'}\n")
     settings = load_settings(path, {"UPSTREAM": "http://u/v1", "RESPONSA_RECORDING_MODE": "replay"})
     assert settings.providers["openai"].base_url == "http://u/v1"
     assert settings.recording_mode == "replay"  # the environment wins
-    assert [str(d) for d in settings.recording_dirs] == ["rec"]
+    assert settings.recording_dirs == (tmp_path / "rec",)
     assert settings.models[0].provider_model_id == "gpt-4o"
 
 
@@ -87,3 +88,115 @@ def test_server_with_config_file(tmp_path: Path) -> None:
         assert models[0]["custom_metadata"]["provider_resource_id"] == "gpt-4o"
         resp = HTTP.post(server.url + "/v1/responses", json={"model": "openai/gpt-4o-mini", "input": "x"})
         assert resp.status_code == 404  # only configured models are served
+
+
+def _responsa(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, command: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*(command or [sys.executable, "-m", "responsa"]), *args],
+        capture_output=True,
+        text=True,
+        env={**base_env(), **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+MISSING_GGUF = "providers:\n  local: {type: llama_cpp, model_path: /nonexistent/other.gguf}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "config", "names"),
+    [
+        ((), {"RESPONSA_DB_URL": "mysql:///mydb"}, None, "db_url: unsupported database 'mysql'"),
+        ((), {"RESPONSA_DB_URL": "mysql://host/db"}, None, "db_url: unsupported database 'mysql'"),
+        ((), {"RESPONSA_DB_URL": "postgresql+psycopg://h/db"}, None, "db_url: unsupported driver"),
+        ((), {"RESPONSA_LOG_LEVEL": "loud"}, None, "log_level"),
+        ((), {"RESPONSA_UPSTREAM_READ_TIMEOUT_S": "0"}, None, "upstream_read_timeout_s"),
+        ((), {"RESPONSA_MAX_LARGE_BODIES": "0"}, None, "max_large_bodies"),
+        (("--port", "70000"), {}, None, "--port: 70000"),
+        (("--workers", "0"), {}, None, "--workers: 0"),
+        ((), {}, MISSING_GGUF, "providers.local.model_path: no such file: /nonexistent/other.gguf"),
+        ((), {}, "providers:\n  x: {type: openai, base_url: 'ftp://h/v1'}\n", "providers.x.base_url"),
+        (
+            (),
+            {"RESPONSA_RECORDING_MODE": "replay", "RESPONSA_RECORDING_DIR": "/nonexistent"},
+            None,
+            "no such",
+        ),
+    ],
+)
+def test_every_bad_setting_is_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], config: str | None, names: str
+) -> None:
+    if config is not None:
+        (tmp_path / "c.yaml").write_text(config)
+        args = (*args, "--config", str(tmp_path / "c.yaml"))
+    proc = _responsa("serve", *args, env=env)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert names in lines[0] and lines[0].startswith("responsa: ")
+
+
+def test_version_config_show_and_doctor(tmp_path: Path) -> None:
+    version = _responsa("--version")
+    assert version.returncode == 0 and version.stdout.startswith("responsa 0.")
+    secret = "sk-" + "s" * 30
+    env = {
+        "OPENAI_API_KEY": secret,
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # nothing listens there
+        "RESPONSA_DB_URL": "postgresql://me:hunter2@127.0.0.1:9/db",
+        "TAVILY_API_KEY": "tvly-" + "t" * 20,
+    }
+    shown = _responsa("config", "show", env=env)
+    assert shown.returncode == 0
+    assert secret not in shown.stdout and "hunter2" not in shown.stdout and "tvly-" not in shown.stdout
+    assert "api_key: '****'" in shown.stdout and "me:***@127.0.0.1:9/db" in shown.stdout
+    assert "upstream_read_timeout_s: 180.0" in shown.stdout
+    doctor = _responsa("doctor", env=env)
+    assert doctor.returncode == 1  # neither the database nor the provider answers
+    assert "FAIL PostgreSQL" in doctor.stdout and "FAIL provider openai" in doctor.stdout
+    assert secret not in doctor.stdout and "hunter2" not in doctor.stdout
+    fine = _responsa(
+        "doctor",
+        env={
+            "RESPONSA_DB_URL": f"sqlite:///{tmp_path / 'd.db'}",
+            "RESPONSA_NO_LOCAL_MODEL": "1",
+            "OPENAI_API_KEY": "k",
+            "RESPONSA_RECORDING_MODE": "replay",
+            "RESPONSA_RECORDING_DIR": str(tmp_path),
+        },
+    )
+    assert fine.returncode == 0, fine.stdout
+    assert "ok   SQLite file" in fine.stdout and "replayed from recordings" in fine.stdout
+
+
+def test_serve_script_runs_where_it_is_called(tmp_path: Path) -> None:
+    """`scripts/serve.sh --config rel.yaml` reads rel.yaml from the caller's folder (here the
+    file is found, and its bad setting is what stops the server)."""
+    (tmp_path / "rel.yaml").write_text("log_level: loud\n")
+    proc = _responsa(
+        "--config",
+        "rel.yaml",
+        cwd=tmp_path,
+        command=["bash", str(Path(__file__).parents[1] / "scripts" / "serve.sh")],
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "invalid setting log_level" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_config_file_keeps_the_embedded_model_only_when_asked(tmp_path: Path) -> None:
+    if not local_model_available():
+        pytest.skip("the embedded model is not installed (RESPONSA_NO_LOCAL_MODEL=1 setup)")
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    assert "local" not in load_settings(path, {"UPSTREAM": "http://u/v1"}).providers
+    path.write_text(GOOD + "embedded_model: true\n")
+    both = load_settings(path, {"UPSTREAM": "http://u/v1"})
+    assert both.providers["local"].type == "llama_cpp"
+    assert [m.id for m in both.models] == ["openai/gpt-4o", "local/smollm2-135m-instruct"]
+    assert (
+        "local"
+        not in load_settings(path, {"UPSTREAM": "http://u/v1", "RESPONSA_NO_LOCAL_MODEL": "1"}).providers
+    )
