@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, conversations, handlers, models, openapi, responses
+from responsa.api import chat, conversations, docs, handlers, models, openapi, responses
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
@@ -25,6 +25,7 @@ from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
 from responsa.config import Settings
 from responsa.crypto import Sealer, new_key
+from responsa.doctor import version
 from responsa.engine.background import JobRunner
 from responsa.engine.conversations import TurnLease
 from responsa.engine.run import Engine
@@ -179,7 +180,7 @@ def create_app(settings: Settings) -> FastAPI:
             await search.aclose()
             await store.close()
 
-    app = Responsa(title="Responsa", version="0.1.0", lifespan=lifespan)
+    app = Responsa(title="Responsa", version=version(), lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(TestIdMiddleware)
     if settings.cors_allow_origins:  # off unless the operator lists origins
         app.add_middleware(
@@ -195,7 +196,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.cors_allow_origins
         else {("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))}
     )
-    for module in (responses, conversations, chat, models):
+    for module in (responses, conversations, chat, models, docs):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

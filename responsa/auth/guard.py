@@ -25,7 +25,17 @@ from responsa.config import Settings
 from responsa.errors import InvalidRequest, Unauthorized, UnsupportedMediaType
 from responsa.store.base import Store
 
-OPEN_PATHS = frozenset({"/v1/health"})
+# Health, and the API reference (`api/docs.py`): no data behind them.
+OPEN_PATHS = frozenset(
+    {
+        "/v1/health",
+        "/docs",
+        "/openapi.json",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+        "/docs/favicon-32x32.png",
+    }
+)
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

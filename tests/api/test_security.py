@@ -132,6 +132,12 @@ def status(server: Server, method: str, path: str, key: str | None, **kwargs: An
 def test_every_route_but_health_needs_a_key(secured: Secured) -> None:
     server = secured.servers[0]
     assert status(server, "GET", "/v1/health", None) == 200
+    # the API reference holds no data: open, page, assets and document (served offline)
+    for path in ("/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/openapi.json"):
+        assert status(server, "GET", path, None) == 200, path
+    page = HTTP.get(server.url + "/docs").text
+    assert "/docs/swagger-ui-bundle.js" in page and "cdn" not in page and "/openapi.json" in page
+    assert status(server, "GET", "/redoc", None) == 401  # nothing else is open
     for method, path in [("GET", "/v1/responses"), ("GET", "/v1/models"), ("POST", "/v1/conversations")]:
         assert status(server, method, path, None) == 401
         assert status(server, method, path, "rsk-wrong") == 401
