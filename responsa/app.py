@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, conversations, docs, handlers, models, openapi, responses
+from responsa.api import chat, context, conversations, docs, handlers, models, openapi, responses
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
@@ -196,7 +196,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.cors_allow_origins
         else {("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))}
     )
-    for module in (responses, conversations, chat, models, docs):
+    for module in (context, responses, conversations, chat, models, docs):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

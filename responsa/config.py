@@ -95,6 +95,9 @@ class ModelConfig(BaseModel):
     provider_model_id: str
     # "llm" serves responses; other types ("embedding", "rerank", ...) are listed, not refused.
     model_type: str = Field(default="llm", min_length=1)
+    # Tokens the model takes in (for `truncation: "auto"` and input_tokens); unset: known for the
+    # embedded model and OpenAI model names (engine/tokens.py).
+    context_window: int | None = Field(default=None, ge=256)
 
 
 class Settings(BaseModel):

@@ -36,16 +36,26 @@ from openai.types.conversations import (
     ConversationItem,
     ConversationItemList,
 )
-from openai.types.responses import Response, ResponseItemList, ResponseStreamEvent
+from openai.types.responses import (
+    InputTokenCountResponse,
+    Response,
+    ResponseCompactionItem,
+    ResponseItemList,
+    ResponseStreamEvent,
+    ResponseUsage,
+)
+from openai.types.responses.response_input_item import Message as InputMessage
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from responsa.auth.guard import BODY_METHODS, OPEN_PATHS
 from responsa.engine.conversations import CONVERSATION_ID
 from responsa.engine.request import (
     ChatCompletionRequest,
+    CompactRequest,
     CreateConversationRequest,
     CreateItemsRequest,
     CreateResponseRequest,
+    InputTokensRequest,
     UpdateConversationRequest,
 )
 
@@ -110,6 +120,18 @@ class Health(BaseModel):
     status: Literal["OK"]
 
 
+class CompactionResult(BaseModel):
+    """`response.compaction` as sent: the SDK's `CompactedResponse` types its output as output
+    items, which have no user message, yet the output is the history's user messages (input
+    messages) followed by one compaction item."""
+
+    id: str
+    object: Literal["response.compaction"]
+    created_at: int
+    output: list[InputMessage | ResponseCompactionItem]
+    usage: ResponseUsage
+
+
 # Every schema the document names, by component name.
 SCHEMAS: dict[str, Any] = {
     "ErrorResponse": ErrorResponse,
@@ -118,6 +140,10 @@ SCHEMAS: dict[str, Any] = {
     "UpdateConversationRequest": UpdateConversationRequest,
     "CreateItemsRequest": CreateItemsRequest,
     "ChatCompletionRequest": ChatCompletionRequest,
+    "CompactRequest": CompactRequest,
+    "InputTokensRequest": InputTokensRequest,
+    "CompactedResponse": CompactionResult,
+    "InputTokenCountResponse": InputTokenCountResponse,
     "Response": Response,
     "ResponseStreamEvent": ResponseStreamEvent,
     "ResponseList": ResponseList,

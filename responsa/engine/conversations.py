@@ -96,12 +96,18 @@ def present(item: Item) -> Item:
 def history(
     items: list[Item], new_input: str | list[Item], options: translate.ChatOptions = translate.DEFAULT_OPTIONS
 ) -> ChatMessages:
-    """Upstream messages for a turn: the conversation's items, then the new input."""
+    """Upstream messages for a turn: the conversation's items, then the new input. From the
+    last `compaction` item on, the items before it are only their user messages (they are what
+    the compaction summarized, `engine/compaction.py`)."""
     new_items: list[Item] = (
         [{"type": "message", "role": "user", "content": new_input}]
         if isinstance(new_input, str)
         else new_input
     )
+    last = next((i for i in range(len(items) - 1, -1, -1) if items[i].get("type") == "compaction"), None)
+    if last is not None:
+        users = [i for i in items[:last] if i.get("type", "message") == "message" and i.get("role") == "user"]
+        items = [*users, *items[last:]]
     return translate.to_chat_messages(items + new_items, first_new=len(items), options=options)
 
 

@@ -169,6 +169,40 @@ def parse_create_request(data: object) -> CreateResponseRequest:
     return parse_body(CreateResponseRequest, data)
 
 
+class CompactRequest(BaseModel):
+    """The body of `POST /v1/responses/compact` (the API reference's fields, in its order)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1, max_length=256)
+    image: dict[str, Any] | None = None
+    input: str | list[dict[str, Any]] | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    prompt_cache_key: Short | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    service_tier: str | None = None
+
+
+class InputTokensRequest(BaseModel):
+    """The body of `POST /v1/responses/input_tokens`: what a create request would send."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1, max_length=256)
+    conversation: str | dict[str, Any] | None = None
+    input: str | list[dict[str, Any]] | None = None
+    instructions: str | None = None
+    parallel_tool_calls: bool | None = None
+    previous_response_id: str | None = None
+    reasoning: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+
+
 class CreateConversationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

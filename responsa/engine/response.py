@@ -73,6 +73,15 @@ class UsageTotals:
         self.cache_write += prompt_details.get("cache_write_tokens") or 0
         self.reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
 
+    @staticmethod
+    def zero() -> dict[str, Any]:
+        """Usage of nothing (an upstream that reported none), in the Responses shape."""
+        totals = UsageTotals()
+        totals.seen = True
+        result = totals.as_dict()
+        assert result is not None
+        return result
+
     def as_dict(self) -> dict[str, Any] | None:
         if not self.seen:
             return None

@@ -28,7 +28,7 @@ from responsa import ids
 from responsa.auth.principal import OPEN, Principal
 from responsa.context import current_provider_data
 from responsa.crypto import Sealer
-from responsa.engine import conversations, history, translate
+from responsa.engine import compaction, conversations, history, translate, truncation
 from responsa.engine.events import ShiftedStamper, Stamper, lifecycle
 from responsa.engine.items import references
 from responsa.engine.items.reasoning import ENCRYPTED_INCLUDE
@@ -73,6 +73,7 @@ class PreparedRun:
     # job was cancelled: store it cancelled), "abandon" (another worker will run it: store nothing)
     on_abort: str = "fail"
     principal: Principal = OPEN  # who asked: the owner of what this run stores
+    compaction: compaction.Plan | None = None  # a compaction trigger, or a compaction threshold
 
     def stored(self, response: dict[str, Any], messages: ChatMessages | None = None) -> StoredResponse:
         """This run's response (in the given state) as the store keeps it."""
@@ -132,6 +133,7 @@ class Engine:
         principal: Principal = OPEN,
         response_id: str | None = None,
         created_at: int | None = None,
+        allow_empty: bool = False,
     ) -> PreparedRun:
         """Every check that can fail before streaming starts, and the first upstream request.
         A background job prepares again in its worker, keeping its response id and time.
@@ -143,12 +145,6 @@ class Engine:
                 "Invalid value for 'background': background responses must be stored; "
                 "do not send store=false.",
                 param="background",
-            )
-        if req.truncation == "auto":
-            raise InvalidRequest(
-                "Invalid value for 'truncation': 'auto' is not supported; use 'disabled' and let the "
-                "model reject oversized inputs.",
-                param="truncation",
             )
         if req.prompt is not None:
             raise InvalidRequest(
@@ -200,13 +196,15 @@ class Engine:
             past = list(previous.messages) if previous is not None else None
             chat_history = (past or []) + translate.to_chat_messages(req.input, past, options=chat_options)
         system: ChatMessages = [{"role": "system", "content": req.instructions}] if req.instructions else []
-        if not system and not chat_history:
+        if not system and not chat_history and not allow_empty:
             raise InvalidRequest("Invalid value for 'input': there is nothing to respond to.", param="input")
         chat = translate.build_chat_request(
             req, model.provider_model_id, system + chat_history, self.faithful
         )
         if not tools.mcp_requests:  # MCP tools are known only once their servers are listed
             tools.apply(chat, req.parallel_tool_calls, first_iteration=True)
+        if req.truncation == "auto":
+            chat_history = await truncation.fit(model, chat, system, chat_history, req.max_output_tokens)
         response = new_response(
             req, response_id or ids.response_id(), created_at or int(time.time()), tools.echo
         )
@@ -225,6 +223,7 @@ class Engine:
             conversation_id,
             [item["id"] for item in items],
             principal=principal,
+            compaction=compaction.plan(req),
         )
 
     async def stream(
@@ -340,6 +339,15 @@ class Engine:
             async for event in runner.list_mcp(run.previous):
                 yield event
             run.tools.apply(run.chat, req.parallel_tool_calls, first_iteration=True)
+        if run.compaction is not None:
+            async for event in compaction.in_response(run, state, self):
+                yield event
+            if run.compaction.trigger:  # the compaction is the whole answer
+                response["usage"] = state.usage.as_dict()
+                response["status"], response["completed_at"] = "completed", int(time.time())
+                await self._persist(run, state)
+                yield lifecycle("completed", response)
+                return
         max_iterations = req.max_infer_iters or DEFAULT_MAX_INFER_ITERS
         iteration = 0
         status, reason = "completed", None

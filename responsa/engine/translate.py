@@ -21,7 +21,7 @@ from typing import Any
 
 from responsa import ids
 from responsa.crypto import Sealer
-from responsa.engine.items import calls, messages, reasoning
+from responsa.engine.items import calls, compaction, messages, reasoning
 from responsa.engine.items.base import OUTPUT_KINDS, ChatBuilder, check_item_id, item_kind
 from responsa.engine.request import CreateResponseRequest
 from responsa.errors import InvalidRequest
@@ -48,6 +48,8 @@ CONVERTERS: dict[str, Converter] = {
     "tool_search_call": calls.convert_tool_search_call,
     "mcp_call": calls.convert_mcp_call,
     "reasoning": reasoning.convert_reasoning,
+    "compaction": compaction.convert_compaction,
+    compaction.TRIGGER: compaction.convert_trigger,
 }
 
 # Output-token ceilings of OpenAI models; dated snapshots match by prefix (longest first).

@@ -40,6 +40,16 @@ class Provider(ABC):
     async def list_models(self) -> list[Model]:
         """The upstream's model list."""
 
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        """The exact prompt tokens of `request` when this provider can count them (its own
+        tokenizer, or an endpoint of the upstream's), else None (`engine/tokens.py` then counts)."""
+        return None
+
+    @property
+    def context_window(self) -> int | None:
+        """The context window of every model this provider serves, when it is one model."""
+        return None
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Get ready to serve (an in-process model loads its weights here)."""
 

@@ -158,14 +158,23 @@ class LlamaCppProvider(Provider):
     async def start(self) -> None:
         await asyncio.to_thread(self._load)
 
-    def count_tokens(self, text: str) -> int:
+    def count_text_tokens(self, text: str) -> int:
         return len(self._load().tokenize(text.encode(), add_bos=False, special=True))
+
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        """Exact: the prompt the chat template makes of the request, tokenized."""
+        messages = _template_messages(request["messages"])
+        return await asyncio.to_thread(self._prompt_tokens, messages)
+
+    @property
+    def context_window(self) -> int | None:
+        return self.n_ctx
 
     def _prompt_tokens(self, messages: ChatMessages) -> int:
         if self._formatter is None:
-            return sum(self.count_tokens(m["content"]) for m in messages)
+            return sum(self.count_text_tokens(m["content"]) for m in messages)
         prompt = self._formatter(messages=messages).prompt
-        return self.count_tokens(prompt)
+        return self.count_text_tokens(prompt)
 
     def _arguments(self, request: ChatRequest) -> tuple[dict[str, Any], int]:
         self._load()
@@ -243,7 +252,7 @@ class LlamaCppProvider(Provider):
                 stop.set()
                 await worker
             if (request.get("stream_options") or {}).get("include_usage"):
-                completion = await asyncio.to_thread(self.count_tokens, "".join(text)) if text else 0
+                completion = await asyncio.to_thread(self.count_text_tokens, "".join(text)) if text else 0
                 yield {
                     "id": last.get("id", "chatcmpl-local"),
                     "object": "chat.completion.chunk",

@@ -245,6 +245,7 @@ class OpenAICompatProvider(Provider):
         }
         self._session: aiohttp.ClientSession | None = None
         self._proxy = _env_proxy(self._url)
+        self._tokenize: bool | None = None  # whether the upstream has vLLM's /tokenize
 
     async def start(self) -> None:
         await self._open_session()
@@ -363,6 +364,27 @@ class OpenAICompatProvider(Provider):
     async def list_models(self) -> list[Model]:
         with upstream_errors(self.name, None):
             return [model async for model in self.client.models.list()]
+
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        """vLLM's (and SGLang's) `POST /tokenize` with the chat messages, at the server's root;
+        None from any upstream without it (asked once: a 404 is remembered)."""
+        if self._tokenize is False or urllib.parse.urlsplit(self._url).hostname == "api.openai.com":
+            return None
+        root = self._url.removesuffix("/chat/completions").removesuffix("/v1")
+        body = {"model": request.get("model"), "messages": request.get("messages")}
+        session = await self._open_session()
+        try:
+            async with session.post(
+                root + "/tokenize", data=orjson.dumps(body), headers=self._headers, proxy=self._proxy
+            ) as response:
+                if response.status in (404, 405):  # no such endpoint: not asked again
+                    self._tokenize = False
+                    return None
+                data = await response.json(loads=orjson.loads) if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        count = data.get("count") if isinstance(data, dict) else None
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -23,6 +23,7 @@ class ResolvedModel:
     provider_model_id: str
     model_type: str = "llm"
     custom_native: bool = False  # custom tools go upstream as the Chat API's own `custom` type
+    context_window: int | None = None  # configured (`models[].context_window`), else see engine/tokens.py
 
 
 def custom_native(config: ProviderConfig) -> bool:
@@ -83,6 +84,7 @@ class ModelRegistry:
                 config.provider_model_id,
                 config.model_type,
                 self._native[config.provider],
+                config.context_window,
             )
         else:
             provider_name, sep, upstream = target.partition("/")

@@ -23,6 +23,7 @@ from openai.types.chat import ChatCompletion
 from responsa.context import current_test_id
 from responsa.errors import ReplayMiss, UpstreamError
 from responsa.providers.base import Provider
+from responsa.providers.openai_compat import OpenAICompatProvider
 from responsa.recording import cassette
 from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
@@ -147,6 +148,17 @@ class RecordingProvider(Provider):
             {"body": [cassette.encode(m) for m in models], "is_streaming": False},
         )
         return models
+
+    async def count_tokens(self, request: ChatRequest) -> int | None:
+        """Only an in-process count: an upstream's count endpoint is not recorded, so a replay
+        (or a recording) counts the same way whatever the upstream is."""
+        if isinstance(self.inner, OpenAICompatProvider):
+            return None
+        return await self.inner.count_tokens(request)
+
+    @property
+    def context_window(self) -> int | None:
+        return self.inner.context_window
 
     async def start(self) -> None:
         await self.inner.start()
