@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from responsa.observability.metrics import REQUEST_METRICS
+from responsa.observability import metrics
 
 log = logging.getLogger("responsa.access")
 
@@ -70,7 +70,7 @@ def _route(scope: Scope) -> str:
 
 def _finish(scope: Scope, status: int, seconds: float, error_body: bytearray | None) -> None:
     method = scope["method"]
-    REQUEST_METRICS.observe(_route(scope), method, status, seconds)
+    metrics.request(_route(scope), method, status, seconds)
     quiet = status < 400 and scope["path"] in PROBES
     level = logging.WARNING if status >= 400 else logging.DEBUG if quiet else logging.INFO
     if not log.isEnabledFor(level):

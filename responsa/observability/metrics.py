@@ -19,7 +19,9 @@ prometheus-client multiprocess mode, chosen when this module is first imported.
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -82,25 +84,23 @@ JOBS_RUNNING = Gauge(
 REPLAY_LOOKUPS = Counter("responsa_replay_lookups", "Recording lookups by result", ["result"])
 
 
-class RequestMetrics:
-    """The per-request series, with each label set's child kept (`labels()` takes a lock)."""
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, str, int], Counter] = {}
-        self._seconds: dict[tuple[str, str], Histogram] = {}
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        count = self._counts.get((route, method, status))
-        if count is None:
-            count = self._counts[(route, method, status)] = REQUESTS.labels(route, method, str(status))
-        count.inc()
-        histogram = self._seconds.get((route, method))
-        if histogram is None:
-            histogram = self._seconds[(route, method)] = REQUEST_SECONDS.labels(route, method)
-        histogram.observe(seconds)
+M = TypeVar("M", Counter, Histogram)
 
 
-REQUEST_METRICS = RequestMetrics()
+@functools.cache
+def _child(metric: Any, *labels: str) -> Any:
+    return metric.labels(*labels)
+
+
+def child(metric: M, *labels: str) -> M:
+    """`metric.labels(*labels)`, kept: `labels()` takes a lock and builds a key at every call."""
+    result: M = _child(metric, *labels)
+    return result
+
+
+def request(route: str, method: str, status: int, seconds: float) -> None:
+    child(REQUESTS, route, method, str(status)).inc()
+    child(REQUEST_SECONDS, route, method).observe(seconds)
 
 
 def tokens(model: str, usage: dict[str, object] | None) -> None:
@@ -109,7 +109,7 @@ def tokens(model: str, usage: dict[str, object] | None) -> None:
     for direction, key in (("input", "input_tokens"), ("output", "output_tokens")):
         value = usage.get(key)
         if isinstance(value, int) and value:
-            TOKENS.labels(model, direction).inc(value)
+            child(TOKENS, model, direction).inc(value)
 
 
 def render() -> bytes:

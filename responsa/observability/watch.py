@@ -95,7 +95,7 @@ class ResponseWatch:
     def first_output(self) -> None:
         if not self.ttft_seen:
             self.ttft_seen = True
-            metrics.TTFT_SECONDS.labels(self.model).observe(time.perf_counter() - self.started)
+            metrics.child(metrics.TTFT_SECONDS, self.model).observe(time.perf_counter() - self.started)
 
     def upstream(self, provider: str, request: dict[str, Any], usage: Usage) -> UpstreamWatch:
         return UpstreamWatch(provider, request, usage, self, self.tracing, self.span)
@@ -180,7 +180,7 @@ class UpstreamWatch:
 
     def __enter__(self) -> UpstreamWatch:
         self.started = time.perf_counter()
-        metrics.UPSTREAM_CALLS.labels(self.provider).inc()
+        metrics.child(metrics.UPSTREAM_CALLS, self.provider).inc()
         if self.usage is not None:
             self.inputs, self.outputs = self.usage.input, self.usage.output
         if self.tracing is not None:
@@ -214,7 +214,7 @@ class UpstreamWatch:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
     ) -> None:
-        metrics.UPSTREAM_SECONDS.labels(self.provider).observe(time.perf_counter() - self.started)
+        metrics.child(metrics.UPSTREAM_SECONDS, self.provider).observe(time.perf_counter() - self.started)
         if isinstance(error, UpstreamError):
             status = str(error.upstream_status or "none")
             metrics.UPSTREAM_ERRORS.labels(self.provider, status).inc()
