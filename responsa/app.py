@@ -9,6 +9,7 @@ engine ──> Engine(store, registry), used by every route
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api import chat, context, conversations, docs, handlers, models, openapi, responses
+from responsa.api import metrics as metrics_route
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
@@ -30,6 +32,10 @@ from responsa.engine.background import JobRunner
 from responsa.engine.conversations import TurnLease
 from responsa.engine.run import Engine
 from responsa.errors import ResponsaError
+from responsa.observability import access
+from responsa.observability.logs import configure_logging
+from responsa.observability.metrics import process_exited
+from responsa.observability.watch import start_tracing
 from responsa.outbound import OutboundPolicy
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
@@ -73,17 +79,18 @@ def build_upstreams(settings: Settings, policy: OutboundPolicy) -> tuple[ModelRe
 def app_from_environment() -> FastAPI:
     """The app for each `responsa serve --workers N` process: settings come from the
     environment (the CLI passes `--config` on as RESPONSA_CONFIG)."""
-    from responsa.config import configure_logging, load_settings
+    from responsa.config import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
 
 
 class Responsa(FastAPI):
     """The FastAPI app, plus `fast_routes`: bare ASGI apps for the hot routes, taken before
     FastAPI's middleware, routing and dependency solving (a fifth of a request's CPU). Every
-    HTTP request passes the guard first (`auth/guard.py`), which names its principal."""
+    HTTP request passes the guard first (`auth/guard.py`), which names its principal, and is
+    observed throughout (`observability/access.py`: the access line and the HTTP metrics)."""
 
     fast_routes: dict[tuple[str, str], ASGIApp]
     guard: Guard | None = None
@@ -93,6 +100,9 @@ class Responsa(FastAPI):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        await access.observe(self._serve, scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             if self.guard is None:  # not started (no lifespan yet): closed, never open by accident
                 raise ResponsaError("The server is starting.", code="server_starting")
@@ -116,6 +126,7 @@ class Responsa(FastAPI):
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.fast_routes.get((scope["method"], scope["path"]))
         if route is not None:
+            scope[access.ROUTE] = scope["path"]
             scope["app"] = self  # what FastAPI sets too: handlers reach `app.state` through it
             await route(scope, receive, send)
             return
@@ -133,6 +144,9 @@ def create_app(settings: Settings) -> FastAPI:
         guard = Guard(settings, store, auth_on=await authentication_on(settings, store))
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
+        tracing = start_tracing(settings.otlp_endpoint)
+        if tracing is not None:
+            log.info("tracing: spans go to %s over OTLP/HTTP", settings.otlp_endpoint)
         engine = Engine(
             store,
             registry,
@@ -141,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
             faithful=settings.translation == "faithful",
             outbound=outbound,
             turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),
+            tracing=tracing,
         )
         runner = JobRunner(
             engine,
@@ -179,6 +194,9 @@ def create_app(settings: Settings) -> FastAPI:
             await registry.aclose()
             await search.aclose()
             await store.close()
+            if tracing is not None:
+                tracing.shutdown()  # sends the spans still batched
+            process_exited(os.getpid())  # its live gauges stop counting (--workers)
 
     app = Responsa(title="Responsa", version=version(), lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(TestIdMiddleware)
@@ -196,7 +214,8 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.cors_allow_origins
         else {("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))}
     )
-    for module in (context, responses, conversations, chat, models, docs):
+
+    for module in (context, responses, conversations, chat, models, docs, metrics_route):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

@@ -7,10 +7,15 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
+import socket
 import sys
+import tempfile
 import time
 
-from responsa.config import ConfigError, Settings, configure_logging, load_settings
+from responsa.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("responsa")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,35 +137,68 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["RESPONSA_BIND_HOST"] = args.host  # the Host check's default, in every worker
     settings = settings.model_copy(update={"bind_host": args.host})
 
+    from responsa.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    serving = (
+        f"serving on http://{args.host}:{args.port} (store {settings.db_url.split('@')[-1]}, "
+        f"recording mode {settings.recording_mode})"
+    )
+    if args.workers > 1:
+        _serve_workers(args, settings, serving)
+    else:
+        _serve(settings, args.host, args.port, serving)
+
+
+def _serve(settings: Settings, host: str, port: int, serving: str) -> None:
+    """One process; `serving` is logged once the port is bound (after the app's startup)."""
     import uvicorn
 
     from responsa.app import create_app
 
-    configure_logging(settings.log_level)
-    logging.getLogger("responsa").info(
-        "serving on http://%s:%d (store %s, recording mode %s)",
-        args.host,
-        args.port,
-        settings.db_url.split("@")[-1],
-        settings.recording_mode,
-    )
-    if args.workers > 1:  # each worker process builds its own app from the same settings
-        if args.config:
-            os.environ["RESPONSA_CONFIG"] = str(args.config)
-        uvicorn.run(
-            "responsa.app:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-        )
-        return
-    uvicorn.run(
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                log.info("%s", serving)
+
+    config = uvicorn.Config(
         create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # ours is `responsa.access` (observability/access.py)
+        log_config=None,  # uvicorn's loggers go through ours (text or JSON)
+    )
+    Server(config).run()
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, serving: str) -> None:
+    """`--workers N`: each worker process builds its own app from the same settings; their
+    metrics are summed through files in PROMETHEUS_MULTIPROC_DIR (made here unless set)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if args.config:
+        os.environ["RESPONSA_CONFIG"] = str(args.config)
+    made = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made = tempfile.mkdtemp(prefix="responsa-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    config = uvicorn.Config(
+        "responsa.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,
     )
+    sock = config.bind_socket()
+    log.info("%s, %d workers", serving, args.workers)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)

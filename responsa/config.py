@@ -14,7 +14,6 @@ any model `openai/<name>` as upstream `<name>`. `${VAR}` in file values is expan
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import urllib.parse
@@ -156,6 +155,9 @@ class Settings(BaseModel):
     tavily_api_key: str | None = None
     tavily_base_url: str = "https://api.tavily.com"
     log_level: LogLevel = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log shippers
+    # OpenTelemetry: traces go to <endpoint>/v1/traces over OTLP/HTTP; unset, tracing is off.
+    otlp_endpoint: str | None = None
 
     @field_validator("db_url")
     @classmethod
@@ -258,13 +260,6 @@ def local_model_available() -> bool:
     return runtime_available() and default_model_path() is not None
 
 
-def configure_logging(level: str) -> None:
-    """Log at `level`, except the HTTP client's one line per upstream request (WARNING and up)."""
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
-
-
 def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from an optional YAML file and the environment (which wins)."""
     env = os.environ if env is None else env
@@ -290,6 +285,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "TAVILY_API_KEY": "tavily_api_key",
         "RESPONSA_TAVILY_BASE_URL": "tavily_base_url",
         "RESPONSA_LOG_LEVEL": "log_level",
+        "RESPONSA_LOG_FORMAT": "log_format",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "otlp_endpoint",
         "RESPONSA_TRANSLATION": "translation",
         "RESPONSA_DEFAULT_PROVIDER": "default_provider",
         "RESPONSA_SECRET_KEY": "secret_key",

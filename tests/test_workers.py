@@ -5,7 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.support import Process, start_server
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import HTTP, Process, start_server
 
 
 def test_several_workers_share_state(tmp_path: Path, fake_upstream: Process, db_url: str) -> None:
@@ -35,3 +37,14 @@ def test_several_workers_share_state(tmp_path: Path, fake_upstream: Process, db_
             )
         items = list(client.conversations.items.list(conversation.id, order="asc", limit=100))
         assert len(items) == 16 and [i.role for i in items[1::2]] == ["assistant"] * 8  # type: ignore[union-attr]
+
+        # Every worker's metrics, whichever worker answers the scrape (multiprocess mode)
+        families = text_string_to_metric_families(HTTP.get(server.url + "/metrics").text)
+        created = sum(
+            sample.value
+            for family in families
+            for sample in family.samples
+            if sample.name == "responsa_http_requests_total"
+            and sample.labels == {"route": "/v1/responses", "method": "POST", "status": "200"}
+        )
+        assert created == 40

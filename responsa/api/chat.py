@@ -18,6 +18,8 @@ from responsa.api.openapi import BODY, UPSTREAM, operation
 from responsa.engine.request import ChatCompletionRequest, parse_body
 from responsa.engine.run import Engine
 from responsa.errors import ResponsaError
+from responsa.observability import access
+from responsa.observability.watch import upstream_call
 from responsa.types import ChatRequest
 
 router = APIRouter()
@@ -58,14 +60,18 @@ async def chat_completions(request: Request, engine: Annotated[Engine, Depends(e
     body = parse_body(ChatCompletionRequest, data)  # the rest of `data` goes upstream as sent
     model = engine.registry.resolve(body.model)
     chat = _chat_request(data, model.provider_model_id)
+    access.note(request.scope, model=body.model)
     provider = model.provider
+    watch = upstream_call(provider.name, chat, engine.tracing)  # counted, refusals logged
     if not body.stream:
-        result = await provider.complete_chat(chat)
+        with watch:
+            result = await provider.complete_chat(chat)
         return json_response(result.model_dump(mode="json", exclude_unset=True))
 
     chunks = provider.stream_chat(chat)
     try:  # fail with a proper HTTP error if the upstream refuses before the first chunk
-        first = await anext(chunks)
+        with watch:  # a stream is watched to its first chunk
+            first = await anext(chunks)
     except StopAsyncIteration:
         first = None
 

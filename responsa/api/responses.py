@@ -21,6 +21,7 @@ from responsa.engine.background import FINISHED, job_context, tail
 from responsa.engine.request import CreateResponseRequest, parse_create_request
 from responsa.engine.run import Engine, PreparedRun
 from responsa.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, UpstreamError
+from responsa.observability import access
 from responsa.store.base import Store, StoredResponse
 from responsa.types import Event, EventStream
 
@@ -85,10 +86,12 @@ async def create_response(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     data = await read_json(request)
     req = parse_create_request(data)
+    access.note(request.scope, model=req.model)
     principal = current_principal.get()
     key = idempotency.key_of(request)
     while True:
         prepared = await engine.prepare(req, principal=principal)
+        access.note(request.scope, response_id=prepared.response["id"])
         if key is None:
             return await _create(request, engine, prepared, data, None)
         claim = await idempotency.claim(engine.store, principal.owner, key, data, prepared.response["id"])

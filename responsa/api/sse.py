@@ -18,6 +18,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from responsa.batches import ready_batches
+from responsa.observability.metrics import ACTIVE_STREAMS
 from responsa.types import Event, EventStream
 
 DONE = b"data: [DONE]\n\n"
@@ -58,6 +59,7 @@ class EventStreamResponse(StreamingResponse):
             task.cancel()
 
         watcher = asyncio.create_task(watch())
+        ACTIVE_STREAMS.inc()
         try:
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
@@ -72,6 +74,7 @@ class EventStreamResponse(StreamingResponse):
                 raise
             task.uncancel()  # our own cancel, for a client that left: the request ends quietly
         finally:
+            ACTIVE_STREAMS.dec()
             watcher.cancel()
             await self.body_iterator.aclose()  # type: ignore[attr-defined]
 

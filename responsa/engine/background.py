@@ -139,6 +139,11 @@ class JobRunner:
         self._tasks = [loop.create_task(self._work()) for _ in range(self.workers)]
         self._tasks.append(loop.create_task(self._sweep()))
 
+    @property
+    def running(self) -> int:
+        """Background responses running on this server now."""
+        return len(self._running)
+
     def nudge(self) -> None:
         self._wake.set()
 

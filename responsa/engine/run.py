@@ -22,7 +22,7 @@ import time
 from collections.abc import Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from responsa import ids
 from responsa.auth.principal import OPEN, Principal
@@ -38,11 +38,15 @@ from responsa.engine.response import UsageTotals, new_response
 from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
 from responsa.engine.tools import ToolOptions, ToolSet
 from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
+from responsa.observability.watch import ResponseWatch
 from responsa.outbound import OutboundPolicy, OutboundRefused
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
 from responsa.tools.web_search import SearchProvider
 from responsa.types import ChatMessages, ChatRequest, Event, EventStream, Item
+
+if TYPE_CHECKING:
+    from responsa.observability.tracing import Tracing
 
 log = logging.getLogger("responsa.engine")
 
@@ -93,6 +97,7 @@ class PreparedRun:
 
 @dataclass(slots=True)
 class RunState:
+    watch: ResponseWatch  # metrics and spans of this response (`observability/watch.py`)
     usage: UsageTotals = field(default_factory=UsageTotals)
     reply: ChatMessages = field(default_factory=list)  # assistant and tool messages of this response
     persisted: bool = False
@@ -110,7 +115,9 @@ class Engine:
         faithful: bool = True,
         outbound: OutboundPolicy | None = None,
         turn_lease: conversations.TurnLease | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.outbound = outbound
         self.turn_lease = turn_lease or conversations.TurnLease()
         self.store = store
@@ -234,7 +241,12 @@ class Engine:
         `opening` (a background job: what its stored stream does not hold yet); a job run again
         after another worker streamed output numbers its items from `index_offset`."""
         stamp = Stamper(start)
-        state = RunState()
+        response = run.response
+        state = RunState(
+            ResponseWatch(
+                self.tracing, response["model"], response["id"], run.model.provider.name, run.conversation_id
+            )
+        )
         finished = False
         if opening is None:
             opening = [lifecycle("created", run.response), lifecycle("in_progress", run.response)]
@@ -262,6 +274,7 @@ class Engine:
                 else:
                     self._fail(run, state, ResponsaError(DISCONNECTED))
                 self._detach(self._persist_quietly(run, state))
+            state.watch.end(run.response)
 
     async def enqueue(
         self, run: PreparedRun, request: dict[str, Any], context: dict[str, Any]
@@ -353,7 +366,7 @@ class Engine:
         status, reason = "completed", None
         while True:
             call = state.call = ModelCall(response, state.usage, run.tools, run.call_options)
-            async for event in self._call_model(run, call):
+            async for event in self._call_model(run, state, call):
                 yield event
             state.call = None
             decisions = {index: runner.decide(server) for index, server in call.server_calls.items()}
@@ -383,12 +396,16 @@ class Engine:
         await self._persist(run, state)
         yield lifecycle(status, response)
 
-    async def _call_model(self, run: PreparedRun, call: ModelCall) -> EventStream:
+    async def _call_model(self, run: PreparedRun, state: RunState, call: ModelCall) -> EventStream:
+        provider = run.model.provider
         try:
-            async with aclosing(run.model.provider.stream_chat(run.chat)) as chunks:
-                async for chunk in chunks:
-                    for event in call.on_chunk(chunk):
-                        yield event
+            with state.watch.upstream(provider.name, run.chat, state.usage) as upstream:
+                async with aclosing(provider.stream_chat(run.chat)) as chunks:
+                    async for chunk in chunks:
+                        if upstream.waiting:
+                            upstream.chunk(chunk)
+                        for event in call.on_chunk(chunk):
+                            yield event
         except ResponsaError:
             for event in call.finish("incomplete"):
                 yield event
@@ -416,7 +433,8 @@ class Engine:
                 for event in runner.ask(server):
                     yield event
             elif decision == "execute":
-                events, message = await runner.run(server, approval_id)
+                with state.watch.tool(server.name, server.call_id, server.kind):
+                    events, message = await runner.run(server, approval_id)
                 state.reply.append(message)
                 for event in events:
                     yield event

@@ -22,6 +22,7 @@ from openai.types.chat import ChatCompletion
 
 from responsa.context import current_test_id
 from responsa.errors import ReplayMiss, UpstreamError
+from responsa.observability.metrics import REPLAY_LOOKUPS
 from responsa.providers.base import Provider
 from responsa.providers.openai_compat import OpenAICompatProvider
 from responsa.recording import cassette
@@ -51,6 +52,7 @@ class Recorder:
         key = request_key(method, endpoint, body, test_id)
         if self.mode in ("replay", "record-if-missing"):
             recording = self.index.find(key)
+            REPLAY_LOOKUPS.labels("hit" if recording is not None else "miss").inc()
             if recording is not None:
                 return key, recording
             if self.mode == "replay":

@@ -211,6 +211,10 @@ class Store(ABC):
         """How many background responses of this owner are queued or running."""
 
     @abstractmethod
+    async def queued_jobs(self) -> int:
+        """How many background responses wait for a worker, on every replica (for metrics)."""
+
+    @abstractmethod
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:
         """Take the oldest job that is queued or whose lease lapsed (a dead worker's)."""
 

@@ -70,6 +70,10 @@ class SqlJobs:
         )
         return await self.db.read(lambda conn: int(conn.scalar(query) or 0))
 
+    async def queued_jobs(self) -> int:
+        query = select(func.count()).select_from(background_jobs).where(background_jobs.c.state == "queued")
+        return await self.db.read(lambda conn: int(conn.scalar(query) or 0))
+
     async def claim_job(self, owner: str, lease_s: float) -> Job | None:
         c = background_jobs.c
         now = time.time()

@@ -41,12 +41,27 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _upgrade(connection: Connection) -> None:
+    """Migrate to the newest schema; quiet when the database has it already (Alembic's own
+    lines then say nothing new at every start)."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    quiet = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # "Context impl ...", "Will assume ..." at every start
+    try:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        alembic_log.setLevel(quiet)
+    if current == heads:
+        return
+    log.info("migrating the database from %s to %s", ", ".join(sorted(current)) or "empty", ", ".join(heads))
     command.upgrade(config, "head")
 
 
