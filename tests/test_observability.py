@@ -78,11 +78,11 @@ def test_access_line_for_a_response(server: Server) -> None:
 
 
 def test_a_4xx_is_a_warning_with_its_param_and_code(server: Server) -> None:
-    response = create(server, model="openai/gpt-obs", truncation="auto")
+    response = create(server, model="openai/gpt-obs", temperature=5)
     assert response.status_code == 400
-    line = eventually(lambda: log_lines(server, "param=truncation"), "the 4xx line")[0]
+    line = eventually(lambda: log_lines(server, "param=temperature"), "the 4xx line")[0]
     assert " WARNING responsa.access: POST /v1/responses 400 " in line
-    assert "'truncation'" in line  # the error's message follows its code and param
+    assert "'temperature'" in line  # the error's message follows its code and param
     missing = HTTP.get(server.url + "/v1/responses/resp_nope", headers=HEADERS)
     assert missing.status_code == 404
     line = eventually(lambda: log_lines(server, "GET /v1/responses/resp_nope 404"), "the 404 line")[0]
@@ -234,16 +234,16 @@ def test_a_trace_has_the_response_span_and_its_upstream_span(traced: Server, col
 
 def test_json_logs_parse_line_by_line(traced: Server) -> None:
     ok = create(traced, model="openai/gpt-json")
-    create(traced, model="openai/gpt-json", truncation="auto")
+    create(traced, model="openai/gpt-json", temperature=5)
     response_id = ok.json()["id"]
-    eventually(lambda: log_lines(traced, "truncation"), "the 4xx line")
+    eventually(lambda: log_lines(traced, "temperature"), "the 4xx line")
     lines = [json.loads(line) for line in Path(traced.log).read_text().splitlines() if line.strip()]
     assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
     access = [line for line in lines if line.get("response_id") == response_id]
     assert access[0]["logger"] == "responsa.access" and access[0]["status"] == 200
     assert access[0]["model"] == "openai/gpt-json" and access[0]["user_agent"] == "obs-test/1.0"
     assert isinstance(access[0]["duration_ms"], float)
-    refused = [line for line in lines if line.get("param") == "truncation"]
+    refused = [line for line in lines if line.get("param") == "temperature"]
     assert refused[0]["level"] == "WARNING" and refused[0]["status"] == 400
     assert sum("serving on" in line["message"] for line in lines) == 1
 
