@@ -34,7 +34,8 @@ Any model follows a script in the prompt instead (`tests/scripted_model.py`: too
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
 strict as OpenAI: a field Chat Completions does not define is a 400.
 
-`POST /search` plays Tavily (key `tvly-test`). `/redirect?to=URL` answers 307 to URL.
+`POST /search` plays Tavily (key `tvly-test`). `POST /tokenize` plays vLLM's for model
+`vllm-counted`. `/redirect?to=URL` answers 307 to URL.
 `GET /fake/requests` returns every chat request body received; `DELETE /fake/requests` clears it.
 """
 
@@ -358,6 +359,15 @@ async def models(_: Request) -> Response:
     )
 
 
+async def tokenize(request: Request) -> Response:
+    """vLLM's `/tokenize` for model `vllm-counted` (4 tokens a message); other models: a 400."""
+    body = await request.json()
+    if body.get("model") != "vllm-counted":
+        return JSONResponse({"error": {"message": "unknown model"}}, status_code=400)
+    count = 4 * len(body.get("messages") or [])
+    return JSONResponse({"count": count, "max_model_len": 2048, "tokens": list(range(count))})
+
+
 async def requests(request: Request) -> Response:
     if request.method == "DELETE":
         received.clear()
@@ -371,6 +381,7 @@ app = Starlette(
         Route("/v1/models", models),
         Route("/strict/v1/models", models),
         Route("/search", tavily, methods=["POST"]),
+        Route("/tokenize", tokenize, methods=["POST"]),
         Route("/redirect", redirect, methods=["GET", "POST"]),
         Route("/fake/requests", requests, methods=["GET", "DELETE"]),
     ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from typing import Any
 
 import orjson
@@ -66,7 +67,9 @@ def context_window(model: ResolvedModel) -> int | None:
 
 @functools.cache
 def _encoding(name: str) -> Any:
-    import bpe_openai  # type: ignore[import-untyped]  # token tables, loaded on first use
+    with warnings.catch_warnings():  # its import uses a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import bpe_openai  # type: ignore[import-untyped]  # token tables, loaded on first use
 
     return bpe_openai.get_encoding(name)
 

@@ -35,6 +35,8 @@ BODIES = {
     ("POST", "/v1/conversations/{conversation_id}"): "UpdateConversationRequest",
     ("POST", "/v1/conversations/{conversation_id}/items"): "CreateItemsRequest",
     ("POST", "/v1/chat/completions"): "ChatCompletionRequest",
+    ("POST", "/v1/responses/compact"): "CompactRequest",
+    ("POST", "/v1/responses/input_tokens"): "InputTokensRequest",
 }
 
 
@@ -69,6 +71,7 @@ def test_errors_are_real_and_openai_shaped(doc: dict[str, Any]) -> None:
         calls_upstream = (method, path) in {
             ("POST", "/v1/responses"),
             ("POST", "/v1/chat/completions"),
+            ("POST", "/v1/responses/compact"),  # the summary call
             ("GET", "/v1/models/{model_id}"),  # whether the provider lists the model
         }
         assert ("502" in statuses) == calls_upstream, (method, path)  # the upstream's failures
