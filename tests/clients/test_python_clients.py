@@ -119,6 +119,37 @@ def test_agents_sdk_conversations_session(strict_server: Server, sdk_client: Any
     assert texts[0].startswith("I am Ada.") and texts[1] == "Noted, Ada." and texts[2].startswith("Who am I?")
 
 
+def test_agents_sdk_compaction_session(sdk_client: Any, fake: Process) -> None:
+    """The SDK's compaction session compacts through POST /v1/responses/compact after a turn;
+    the next turn starts from the compaction item it stored."""
+    from agents import Agent, OpenAIResponsesModel, Runner, SQLiteSession
+    from agents.memory import OpenAIResponsesCompactionSession
+
+    async def main() -> tuple[Any, list[Any]]:
+        session = OpenAIResponsesCompactionSession(
+            "compacted",
+            SQLiteSession("compacted"),
+            client=sdk_client,
+            model="gpt-4o",
+            should_trigger_compaction=lambda context: True,
+        )
+        agent = Agent(name="a", model=OpenAIResponsesModel(model="gpt-4o", openai_client=sdk_client))
+        await Runner.run(agent, script({"say": "Noted, Ada."}, text="I am Ada."), session=session)
+        items = await session.get_items()
+        second = await Runner.run(agent, script({"say": "You are Ada."}, text="Who am I?"), session=session)
+        await sdk_client.close()
+        return second, items
+
+    second, items = run(main())
+    assert second.final_output == "You are Ada."
+    assert [i.get("type") for i in items if i.get("type") == "compaction"] == ["compaction"]
+    summaries = [r for r in upstream_requests(fake) if not r.get("stream")]
+    assert summaries, "the session never called /v1/responses/compact"
+    last = upstream_requests(fake)[-1]["messages"]
+    handoffs = [m for m in last if m["role"] == "assistant" and str(m["content"]).startswith("Earlier turns")]
+    assert len(handoffs) == 1  # the next turn's history starts from the compaction
+
+
 def chat_model(server: Server, **kwargs: Any) -> Any:
     return langchain_openai.ChatOpenAI(
         model="gpt-4o",
