@@ -73,6 +73,7 @@ class PreparedRun:
     # job was cancelled: store it cancelled), "abandon" (another worker will run it: store nothing)
     on_abort: str = "fail"
     principal: Principal = OPEN  # who asked: the owner of what this run stores
+    kept: StoredResponse | None = None  # the finished response as stored (or not, with store: false)
 
     def stored(self, response: dict[str, Any], messages: ChatMessages | None = None) -> StoredResponse:
         """This run's response (in the given state) as the store keeps it."""
@@ -132,11 +133,14 @@ class Engine:
         principal: Principal = OPEN,
         response_id: str | None = None,
         created_at: int | None = None,
+        previous: StoredResponse | None = None,
     ) -> PreparedRun:
         """Every check that can fail before streaming starts, and the first upstream request.
         A background job prepares again in its worker, keeping its response id and time.
         Everything the request names (previous response, conversation, referenced items) must
-        be the principal's own; another owner's is not found."""
+        be the principal's own; another owner's is not found. `previous` is a response the
+        caller holds already (a WebSocket connection's cache, `api/websocket.py`): when
+        `previous_response_id` names it, it is used instead of a store read."""
         scope = principal.scope
         if req.background and not req.store:
             raise InvalidRequest(
@@ -157,7 +161,7 @@ class Engine:
         model = self.registry.resolve(req.model)
         if model.model_type != "llm":
             raise InvalidRequest(f"Model '{req.model}' is not a language model.", param="model")
-        previous = await history.previous_response(req, self.store, scope)
+        previous = await history.previous_response(req, self.store, scope, previous)
         conversation_id: str | None = None
         items: list[Item] = []
         if req.conversation is not None:
@@ -263,6 +267,16 @@ class Engine:
                 else:
                     self._fail(run, state, ResponsaError(DISCONNECTED))
                 self._detach(self._persist_quietly(run, state))
+
+    async def warm(self, run: PreparedRun) -> EventStream:
+        """`generate: false` (WebSocket mode): the response completes at once with no output and
+        no model call, stored as any other, so a later turn continues from its input."""
+        stamp, state = Stamper(), RunState()
+        for kind in ("created", "in_progress"):
+            yield stamp(lifecycle(kind, run.response))
+        run.response.update(status="completed", usage=state.usage.as_dict(), completed_at=int(time.time()))
+        await self._persist(run, state)
+        yield stamp(lifecycle("completed", run.response))
 
     async def enqueue(
         self, run: PreparedRun, request: dict[str, Any], context: dict[str, Any]
@@ -438,8 +452,8 @@ class Engine:
         turn: list[Item] | None = None
         if run.conversation_id is not None and response["status"] in ("completed", "incomplete"):
             turn = run.input_items + response["output"]
+        stored = run.kept = run.stored(response, run.history + state.reply)
         if run.request.store:
-            stored = run.stored(response, run.history + state.reply)
             await self.store.save_response(stored, turn, existing=run.request.background)
         elif turn is not None and run.conversation_id is not None:
             await self.store.add_items(run.conversation_id, turn, response["created_at"])
