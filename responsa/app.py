@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, conversations, docs, handlers, models, openapi, responses
+from responsa.api import chat, conversations, docs, handlers, models, openapi, responses, websocket
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
@@ -83,14 +83,16 @@ def app_from_environment() -> FastAPI:
 class Responsa(FastAPI):
     """The FastAPI app, plus `fast_routes`: bare ASGI apps for the hot routes, taken before
     FastAPI's middleware, routing and dependency solving (a fifth of a request's CPU). Every
-    HTTP request passes the guard first (`auth/guard.py`), which names its principal."""
+    HTTP request and WebSocket handshake passes the guard first (`auth/guard.py`), which names
+    its principal; a refused handshake gets the HTTP error response instead of the upgrade."""
 
     fast_routes: dict[tuple[str, str], ASGIApp]
+    websocket_routes: dict[str, ASGIApp]
     guard: Guard | None = None
     bodies: LargeBodies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await super().__call__(scope, receive, send)
             return
         try:
@@ -102,6 +104,9 @@ class Responsa(FastAPI):
             return
         token = current_principal.set(principal)
         try:
+            if scope["type"] == "websocket":
+                await self._route_websocket(scope, receive, send)
+                return
             if scope["method"] == "POST" and self.bodies is not None:
                 try:
                     async with self.bodies.admit(scope, receive) as gated:
@@ -112,6 +117,14 @@ class Responsa(FastAPI):
             await self._route(scope, receive, send)
         finally:
             current_principal.reset(token)
+
+    async def _route_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.websocket_routes.get(scope["path"])
+        if route is None:
+            await super().__call__(scope, receive, send)  # no such WebSocket: refused (403)
+            return
+        scope["app"] = self
+        await route(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.fast_routes.get((scope["method"], scope["path"]))
@@ -196,6 +209,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.cors_allow_origins
         else {("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))}
     )
+    app.websocket_routes = {"/v1/responses": TestIdMiddleware(websocket.endpoint)}
     for module in (responses, conversations, chat, models, docs):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
