@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -144,23 +145,22 @@ def main(argv: list[str] | None = None) -> None:
         settings.db_url.split("@")[-1],
         settings.recording_mode,
     )
-    if args.workers > 1:  # each worker process builds its own app from the same settings
-        if args.config:
-            os.environ["RESPONSA_CONFIG"] = str(args.config)
-        uvicorn.run(
-            "responsa.app:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-        )
-        return
-    uvicorn.run(
-        create_app(settings),
+    # WebSocket mode: the `websockets` package's sans-I/O protocol (what uvicorn[standard] picks),
+    # frames as large as a request body, and no per-message compression: SSE is not compressed
+    # either, and deflating every event costs a turn more CPU than the HTTP stream it replaces.
+    serve = functools.partial(
+        uvicorn.run,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,
+        ws_per_message_deflate=False,
     )
+    if args.workers > 1:  # each worker process builds its own app from the same settings
+        if args.config:
+            os.environ["RESPONSA_CONFIG"] = str(args.config)
+        serve("responsa.app:app_from_environment", factory=True, workers=args.workers)
+        return
+    serve(create_app(settings))
