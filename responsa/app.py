@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, context, conversations, docs, handlers, models, openapi, responses
+from responsa.api import chat, context, conversations, docs, handlers, models, openapi, responses, websocket
 from responsa.api import metrics as metrics_route
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
@@ -89,15 +89,18 @@ def app_from_environment() -> FastAPI:
 class Responsa(FastAPI):
     """The FastAPI app, plus `fast_routes`: bare ASGI apps for the hot routes, taken before
     FastAPI's middleware, routing and dependency solving (a fifth of a request's CPU). Every
-    HTTP request passes the guard first (`auth/guard.py`), which names its principal, and is
-    observed throughout (`observability/access.py`: the access line and the HTTP metrics)."""
+    HTTP request and WebSocket handshake passes the guard first (`auth/guard.py`), which names
+    its principal (a refused handshake gets the HTTP error response instead of the upgrade), and
+    every HTTP request is observed throughout (`observability/access.py`: the access line and the
+    HTTP metrics)."""
 
     fast_routes: dict[tuple[str, str], ASGIApp]
+    websocket_routes: dict[str, ASGIApp]
     guard: Guard | None = None
     bodies: LargeBodies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await super().__call__(scope, receive, send)
             return
         await access.observe(self._serve, scope, receive, send)
@@ -112,6 +115,9 @@ class Responsa(FastAPI):
             return
         token = current_principal.set(principal)
         try:
+            if scope["type"] == "websocket":
+                await self._route_websocket(scope, receive, send)
+                return
             if scope["method"] == "POST" and self.bodies is not None:
                 try:
                     async with self.bodies.admit(scope, receive) as gated:
@@ -122,6 +128,14 @@ class Responsa(FastAPI):
             await self._route(scope, receive, send)
         finally:
             current_principal.reset(token)
+
+    async def _route_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.websocket_routes.get(scope["path"])
+        if route is None:
+            await super().__call__(scope, receive, send)  # no such WebSocket: refused (403)
+            return
+        scope["app"] = self
+        await route(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.fast_routes.get((scope["method"], scope["path"]))
@@ -215,6 +229,7 @@ def create_app(settings: Settings) -> FastAPI:
         else {("POST", "/v1/responses"): TestIdMiddleware(handlers.plain_endpoint(responses.create_response))}
     )
 
+    app.websocket_routes = {"/v1/responses": TestIdMiddleware(websocket.endpoint)}
     for module in (context, responses, conversations, chat, models, docs, metrics_route):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ import socket
 import sys
 import tempfile
 import time
+from typing import Any
 
 from responsa.config import ConfigError, Settings, load_settings
 
@@ -150,6 +151,17 @@ def main(argv: list[str] | None = None) -> None:
         _serve(settings, args.host, args.port, serving)
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """WebSocket mode: the `websockets` package's sans-I/O protocol (what uvicorn[standard]
+    picks), frames as large as a request body, and no per-message compression: SSE is not
+    compressed either, and deflating every event costs a turn more CPU than the HTTP stream."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_body_bytes,
+        "ws_per_message_deflate": False,
+    }
+
+
 def _serve(settings: Settings, host: str, port: int, serving: str) -> None:
     """One process; `serving` is logged once the port is bound (after the app's startup)."""
     import uvicorn
@@ -169,6 +181,7 @@ def _serve(settings: Settings, host: str, port: int, serving: str) -> None:
         log_level=settings.log_level.lower(),
         access_log=False,  # ours is `responsa.access` (observability/access.py)
         log_config=None,  # uvicorn's loggers go through ours (text or JSON)
+        **websocket_options(settings),
     )
     Server(config).run()
 
@@ -194,6 +207,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, serving: str) -
         log_level=settings.log_level.lower(),
         access_log=False,
         log_config=None,
+        **websocket_options(settings),
     )
     sock = config.bind_socket()
     log.info("%s, %d workers", serving, args.workers)

@@ -152,6 +152,8 @@ class Settings(BaseModel):
     # second turn waits for the first before it is refused (409).
     turn_lease_s: float = Field(default=30.0, gt=0)
     turn_wait_s: float = Field(default=300.0, ge=0)
+    # WebSocket mode (`api/websocket.py`): a connection lives at most this long (OpenAI: 60 min).
+    websocket_max_age_s: float = Field(default=3600.0, gt=0)
     tavily_api_key: str | None = None
     tavily_base_url: str = "https://api.tavily.com"
     log_level: LogLevel = "info"
@@ -282,6 +284,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_JOB_RETENTION_S": "job_retention_s",
         "RESPONSA_TURN_LEASE_S": "turn_lease_s",
         "RESPONSA_TURN_WAIT_S": "turn_wait_s",
+        "RESPONSA_WEBSOCKET_MAX_AGE_S": "websocket_max_age_s",
         "TAVILY_API_KEY": "tavily_api_key",
         "RESPONSA_TAVILY_BASE_URL": "tavily_base_url",
         "RESPONSA_LOG_LEVEL": "log_level",

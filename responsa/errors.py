@@ -5,6 +5,7 @@
     │   ├── PayloadTooLarge       413 invalid_request_error
     │   └── UnsupportedMediaType  415 invalid_request_error (POST bodies are JSON only)
     ├── Unauthorized              401 invalid_request_error, code invalid_api_key
+    ├── Forbidden                 403 invalid_request_error (a WebSocket from a web page's origin)
     ├── TooManyRequests           429 requests, code rate_limit_exceeded (per-owner limits)
     ├── NotFound                  404 invalid_request_error  (response, model, conversation ...)
     ├── Conflict                  409 invalid_request_error
@@ -64,6 +65,12 @@ class Unauthorized(ResponsaError):
     status_code = 401
     error_type = "invalid_request_error"
     default_code = "invalid_api_key"
+
+
+class Forbidden(ResponsaError):
+    status_code = 403
+    error_type = "invalid_request_error"
+    default_code = "forbidden"
 
 
 class TooManyRequests(ResponsaError):

@@ -96,6 +96,11 @@ async def read_json(request: Request) -> Any:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if body and encoding not in ("", "identity"):
         body = bytearray(_decode(bytes(body), encoding, limit))
+    return parse_json(body)
+
+
+def parse_json(body: bytes | bytearray) -> Any:
+    """A request body (or a WebSocket frame) as JSON: not empty, no NUL, not nested too deep."""
     if not body:
         raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
     if _NUL.search(body):  # PostgreSQL text cannot hold U+0000; nowhere is it meaningful
@@ -149,13 +154,13 @@ def _request_context(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, di
 class TestIdMiddleware:
     """Puts the caller's test id (`X-Responsa-Test-Id`, or `__test_id` in `X-OGX-Provider-Data`)
     and provider data into `responsa.context` for everything the request does, its stream
-    included."""
+    included (for a WebSocket: from its handshake, for every response on the connection)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         test_id, provider_data = _request_context(scope["headers"])

@@ -48,7 +48,7 @@ async def _load(store: Store, response_id: str) -> StoredResponse:
 LIFECYCLE_START = frozenset({"response.created", "response.in_progress"})
 
 
-async def _open_stream(events: EventStream, run: PreparedRun) -> list[Event]:
+async def open_stream(events: EventStream, run: PreparedRun) -> list[Event]:
     """The stream's first events, up to its first output or its end. An upstream that refuses
     before any output (context too long, bad image, rate limit) is raised here as that HTTP
     error, as OpenAI does; waiting for it costs no first-token time, only the lifecycle events'
@@ -131,7 +131,7 @@ async def _create(
             events = _held(events, limit.hold(principal.owner))
         if claim is not None:
             events = claim.watch(events)
-        return sse.response_stream(events, await _open_stream(events, prepared))
+        return sse.response_stream(events, await open_stream(events, prepared))
     with limit.hold(principal.owner):
         collected = await _unless_client_leaves(request, engine.collect(prepared))
     if collected is None:  # nobody to answer; the response is stored failed (engine.DISCONNECTED)

@@ -8,8 +8,12 @@
    looked up by hash, so a revoked key fails at once on every replica) or a JWT (`oidc.py`).
    `/v1/health` needs none. With authentication off, everyone is the `OPEN` principal.
 
+A WebSocket handshake passes the same checks (it has no body), and one more: a browser may open
+a WebSocket to any site, with no CORS preflight, so a handshake with an `Origin` header is
+refused (403) unless that origin is in `cors_allow_origins`; SDK clients send none.
+
     guard = Guard(settings, store, auth_on=True)
-    principal = await guard.check(scope)      # or raises a ResponsaError: 400, 401, 415
+    principal = await guard.check(scope)      # or raises a ResponsaError: 400, 401, 403, 415
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from responsa.auth.keys import PREFIX, hash_key
 from responsa.auth.oidc import JwtVerifier
 from responsa.auth.principal import OPEN, Principal
 from responsa.config import Settings
-from responsa.errors import InvalidRequest, Unauthorized, UnsupportedMediaType
+from responsa.errors import Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType
 from responsa.store.base import Store
 
 # Health, and the API reference (`api/docs.py`): no data behind them.
@@ -68,6 +72,7 @@ class Guard:
         self.any_host = "*" in hosts or wildcard
         self.hosts = frozenset(_host_name(host) for host in hosts)
         self.jwt = JwtVerifier(settings.oidc) if settings.oidc is not None else None
+        self.origins = frozenset(settings.cors_allow_origins)
 
     def describe(self) -> str:
         if not self.auth_on:
@@ -83,10 +88,13 @@ class Guard:
             raise InvalidRequest("The URL query contains a NUL character (%00).", code="invalid_url")
         headers = dict(scope["headers"])
         self._check_host(headers.get(b"host", b"").decode("latin-1"))
-        if scope["method"] in BODY_METHODS:
+        method = scope.get("method", "GET")  # a WebSocket handshake is a GET
+        if method in BODY_METHODS:
             self._check_body_type(headers)
+        if scope["type"] == "websocket":
+            self._check_origin(headers.get(b"origin"))
         # A CORS preflight carries no credentials; the CORS middleware answers it (when on).
-        if not self.auth_on or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+        if not self.auth_on or scope["path"] in OPEN_PATHS or method == "OPTIONS":
             return OPEN
         return await self._authenticate(headers.get(b"authorization", b"").decode("latin-1"))
 
@@ -99,6 +107,15 @@ class Guard:
                 "(setting trusted_hosts).",
                 code="invalid_host",
             )
+
+    def _check_origin(self, origin: bytes | None) -> None:
+        if origin is None or "*" in self.origins or origin.decode("latin-1") in self.origins:
+            return
+        raise Forbidden(
+            f"WebSocket connections from the web page origin {origin.decode('latin-1')!r} are not "
+            "allowed (setting cors_allow_origins).",
+            code="origin_not_allowed",
+        )
 
     @staticmethod
     def _check_body_type(headers: dict[bytes, bytes]) -> None:

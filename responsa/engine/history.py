@@ -26,13 +26,16 @@ def check_exclusive(req: CreateResponseRequest) -> None:
 
 
 async def previous_response(
-    req: CreateResponseRequest, store: Store, owner: str | None = None
+    req: CreateResponseRequest, store: Store, owner: str | None = None, held: StoredResponse | None = None
 ) -> StoredResponse | None:
     """The response to continue from (its `messages` are the history), or None; another
-    owner's response is not found."""
+    owner's response is not found. `held` is one the caller has already (a WebSocket
+    connection's latest): when the request names it, the store is not asked."""
     check_exclusive(req)
     if req.previous_response_id is None:
         return None
+    if held is not None and held.id == req.previous_response_id:
+        return held
     previous = await store.get_response(req.previous_response_id, owner)
     if previous is None:
         raise NotFound(

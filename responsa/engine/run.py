@@ -78,6 +78,7 @@ class PreparedRun:
     on_abort: str = "fail"
     principal: Principal = OPEN  # who asked: the owner of what this run stores
     compaction: compaction.Plan | None = None  # a compaction trigger, or a compaction threshold
+    kept: StoredResponse | None = None  # the finished response as stored (or not, with store: false)
 
     def stored(self, response: dict[str, Any], messages: ChatMessages | None = None) -> StoredResponse:
         """This run's response (in the given state) as the store keeps it."""
@@ -141,11 +142,14 @@ class Engine:
         response_id: str | None = None,
         created_at: int | None = None,
         allow_empty: bool = False,
+        previous: StoredResponse | None = None,
     ) -> PreparedRun:
         """Every check that can fail before streaming starts, and the first upstream request.
         A background job prepares again in its worker, keeping its response id and time.
         Everything the request names (previous response, conversation, referenced items) must
-        be the principal's own; another owner's is not found."""
+        be the principal's own; another owner's is not found. `previous` is a response the
+        caller holds already (a WebSocket connection's cache, `api/websocket.py`): when
+        `previous_response_id` names it, it is used instead of a store read."""
         scope = principal.scope
         if req.background and not req.store:
             raise InvalidRequest(
@@ -160,7 +164,7 @@ class Engine:
         model = self.registry.resolve(req.model)
         if model.model_type != "llm":
             raise InvalidRequest(f"Model '{req.model}' is not a language model.", param="model")
-        previous = await history.previous_response(req, self.store, scope)
+        previous = await history.previous_response(req, self.store, scope, previous)
         conversation_id: str | None = None
         items: list[Item] = []
         if req.conversation is not None:
@@ -275,6 +279,21 @@ class Engine:
                     self._fail(run, state, ResponsaError(DISCONNECTED))
                 self._detach(self._persist_quietly(run, state))
             state.watch.end(run.response)
+
+    async def warm(self, run: PreparedRun) -> EventStream:
+        """`generate: false` (WebSocket mode): the response completes at once with no output and
+        no model call, stored as any other, so a later turn continues from its input."""
+        response = run.response
+        watch = ResponseWatch(
+            self.tracing, response["model"], response["id"], run.model.provider.name, run.conversation_id
+        )
+        stamp, state = Stamper(), RunState(watch)
+        for kind in ("created", "in_progress"):
+            yield stamp(lifecycle(kind, run.response))
+        run.response.update(status="completed", usage=state.usage.as_dict(), completed_at=int(time.time()))
+        await self._persist(run, state)
+        yield stamp(lifecycle("completed", run.response))
+        watch.end(run.response)
 
     async def enqueue(
         self, run: PreparedRun, request: dict[str, Any], context: dict[str, Any]
@@ -464,8 +483,8 @@ class Engine:
         turn: list[Item] | None = None
         if run.conversation_id is not None and response["status"] in ("completed", "incomplete"):
             turn = run.input_items + response["output"]
+        stored = run.kept = run.stored(response, run.history + state.reply)
         if run.request.store:
-            stored = run.stored(response, run.history + state.reply)
             await self.store.save_response(stored, turn, existing=run.request.background)
         elif turn is not None and run.conversation_id is not None:
             await self.store.add_items(run.conversation_id, turn, response["created_at"])
