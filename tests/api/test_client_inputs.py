@@ -370,9 +370,3 @@ def test_compressed_bodies(live_server: Server) -> None:
         headers={"content-encoding": "zstd", "content-type": "application/json"},
     )
     assert bad.status_code == 400
-
-
-def test_compact_and_input_tokens_routes_are_404_until_built(live_server: Server) -> None:
-    for path in ("/v1/responses/compact", "/v1/responses/input_tokens"):
-        resp = HTTP.post(live_server.url + path, json={"model": "openai/gpt-4o"})
-        assert resp.status_code == 404 and resp.json()["error"]["message"] == f"Invalid URL (POST {path})"
