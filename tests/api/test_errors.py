@@ -71,7 +71,6 @@ OK = {"model": "openai/gpt-4o", "input": "hi"}
         ({**OK, "metadata": {"k": "v" * 513}}, "metadata.k", ""),
         ({**OK, "safety_identifier": "x" * 65}, "safety_identifier", ""),
         ({**OK, "service_tier": "platinum"}, "service_tier", ""),
-        ({**OK, "truncation": "auto"}, "truncation", "not supported"),
         ({**OK, "background": True, "store": False}, "background", "store=false"),
         ({**OK, "text": {"format": {"type": "xml"}}}, "text.format.type", ""),
         ({**OK, "text": {"format": {"type": "json_schema", "schema": {}}}}, "text.format.name", ""),
