@@ -12,34 +12,15 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
+sys.path.insert(0, str(ROOT / "bench"))
+from local_stack import local_stack  # noqa: E402
 
 
 def memory_kib(pid: int, field: str) -> int:
@@ -54,31 +35,7 @@ def main() -> None:
     parser.add_argument("--bodies", type=int, default=4)
     parser.add_argument("--mib", type=int, default=60)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="responsa-bodies-"))
-    fake_port, port = free_port(), free_port()
-    fake = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(fake_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = {
-        **os.environ,
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-        "RESPONSA_DB_URL": f"sqlite:///{tmp / 'bench.db'}",
-        "RESPONSA_NO_LOCAL_MODEL": "1",
-        "RESPONSA_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "responsa", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{fake_port}/v1/models")
-        wait_http(f"http://127.0.0.1:{port}/v1/health")
+    with local_stack("responsa-bodies-") as (server, port):
         before = memory_kib(server.pid, "VmRSS")
         text = "x" * (args.mib << 20)
         body = ('{"model": "openai/gpt-4o", "store": false, "input": "' + text + '"}').encode()
@@ -99,11 +56,6 @@ def main() -> None:
         peak = memory_kib(server.pid, "VmHWM")
         print(f"{args.bodies} concurrent bodies of {args.mib} MiB: {', '.join(outcomes)}")
         print(f"server RSS before {before / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB")
-    finally:
-        server.terminate()
-        fake.terminate()
-        server.wait(10)
-        fake.wait(10)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,7 +30,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from large_bodies import free_port, wait_http  # noqa: E402
+from local_stack import local_stack  # noqa: E402
 
 TERMINAL = (b'"response.completed"', b'"response.failed"', b'"response.incomplete"')
 TICK = os.sysconf("SC_CLK_TCK")
@@ -124,37 +122,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="responsa-ws-bench-"))
-    fake_port, port = free_port(), free_port()
-    fake = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(fake_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = {
-        **os.environ,
-        "OPENAI_API_KEY": "k",
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-        "RESPONSA_DB_URL": f"sqlite:///{tmp / 'bench.db'}",
-        "RESPONSA_NO_LOCAL_MODEL": "1",
-        "RESPONSA_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "responsa", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{fake_port}/v1/models")
-        wait_http(f"http://127.0.0.1:{port}/v1/health")
+    with local_stack("responsa-ws-bench-") as (server, port):
         asyncio.run(measure(server.pid, port, args.turns, args.rounds))
-    finally:
-        server.terminate()
-        fake.terminate()
-        server.wait(10)
-        fake.wait(10)
 
 
 if __name__ == "__main__":
