@@ -112,6 +112,11 @@ class ModelRegistry:
         for provider in self.providers.values():
             await provider.start()
 
+    def interrupt(self) -> None:
+        """Shutdown began: providers stop their running work (see `Provider.interrupt`)."""
+        for provider in self.providers.values():
+            provider.interrupt()
+
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
