@@ -13,6 +13,16 @@ import time
 from responsa.config import ConfigError, Settings, configure_logging, load_settings
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="responsa", description="The OpenAI Responses API over any Chat-Completions backend."
@@ -22,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8321)
     serve.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
-    serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    serve.add_argument(
+        "--workers", type=_at_least_one, default=1, help="server processes sharing the port (default 1)"
+    )
     serve.add_argument(
         "--insecure-no-auth",
         action="store_true",
@@ -82,6 +94,35 @@ async def _auth_configured(settings: Settings) -> bool:
         await store.close()
 
 
+def _split_local_threads(settings: Settings, workers: int) -> None:
+    """Each worker loads its own copy of the local model: the local threads are shared out
+    (RESPONSA_LOCAL_THREADS, read by every worker), since more threads than cores make
+    llama.cpp's threads spin against each other and every generation several times slower."""
+    if not any(p.type == "llama_cpp" for p in settings.providers.values()):
+        return
+    log = logging.getLogger("responsa")
+    each = max(1, settings.local_threads // workers)
+    os.environ["RESPONSA_LOCAL_THREADS"] = str(each)
+    log.info(
+        "%d workers each load the local model (about 300 MB each) with %d of the %d local threads",
+        workers,
+        each,
+        settings.local_threads,
+    )
+    cores = os.cpu_count() or 1
+    if each * workers > max(settings.local_threads, cores):
+        log.warning(
+            "%d workers with the local model need %d threads, more than the %d local threads and "
+            "%d cores: generations running at once in different workers will slow each other "
+            "down; use --workers %d or fewer, or raise RESPONSA_LOCAL_THREADS if there are cores",
+            workers,
+            each * workers,
+            settings.local_threads,
+            cores,
+            max(settings.local_threads, cores),
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
@@ -120,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         settings.recording_mode,
     )
     if args.workers > 1:  # each worker process builds its own app from the same settings
+        _split_local_threads(settings, args.workers)
         if args.config:
             os.environ["RESPONSA_CONFIG"] = str(args.config)
         uvicorn.run(
