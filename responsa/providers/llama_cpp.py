@@ -61,8 +61,14 @@ GGUF_SAMPLING = {
     "general.sampling.penalty_repeat": "repeat_penalty",
 }
 # Sampling options a request may send beyond Chat Completions' own (as vLLM takes them).
-_EXTRA_SAMPLING = {"top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repeat_penalty"}
-_EXTRA_SAMPLING["repeat_penalty"] = "repeat_penalty"
+# (`seed` too: the Responses API has none, so it rides in `extra_body` from there.)
+_EXTRA_SAMPLING = {
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repetition_penalty": "repeat_penalty",
+    "repeat_penalty": "repeat_penalty",
+    "seed": "seed",
+}
 
 
 def sampling_defaults(metadata: Mapping[str, str]) -> tuple[dict[str, float], bool]:

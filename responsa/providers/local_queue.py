@@ -15,6 +15,7 @@ output, as an overloaded upstream would answer. `close()` (shutdown) refuses eve
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
@@ -22,6 +23,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from responsa.errors import UpstreamError
+
+log = logging.getLogger("responsa.providers")
 
 
 class ModelQueue:
@@ -64,6 +67,8 @@ class ModelQueue:
         ahead = self.waiting + 1
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        # at most a line per generation the model can serve: the model is the bottleneck then
+        log.info("%s: a request waits for its turn (%d ahead)", self.provider, ahead)
         try:
             async with asyncio.timeout(self.wait_s):
                 await waiter
