@@ -14,10 +14,12 @@ runtime's quirks (see ../shared/spec/local-model.md):
 * the model cannot decide to call a tool: a call is forced when `tool_choice` names one (or
   when "required" leaves one tool); other tool requests are refused clearly;
 * with no sampling options, llama.cpp's own defaults (temperature 0.2, no repeat penalty) make
-  a 135M model loop: the GGUF's recommended sampling (`general.sampling.*`) applies, else
-  `FALLBACK_SAMPLING`; a request's own values always win, vLLM's extras (`top_k`, `min_p`,
-  `repetition_penalty`, `ignore_eos`) included;
-* an answer is capped at `max_output_tokens` (512) unless the request asks for more;
+  a 135M model loop: the GGUF's recommended sampling applies, else sensible defaults, and a
+  request's own values always win (`local_sampling.py`);
+* an answer is capped at `max_output_tokens` (the `local_max_output_tokens` setting, 512)
+  unless the request asks for more, and ends at the chat template's end tokens (the
+  vocabulary's end-of-generation tokens: `<|im_end|>` and `<|endoftext|>` for SmolLM2), at
+  which llama.cpp stops;
 * one generation at a time per model, in arrival order (`local_queue.ModelQueue`), in a worker
   thread that checks between tokens whether to stop: its client left, or shutdown began
   (`interrupt()`).
@@ -31,7 +33,6 @@ import importlib.util
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,44 +43,13 @@ from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
 from responsa.providers.local_queue import ModelQueue
+from responsa.providers.local_sampling import FALLBACK_SAMPLING, request_sampling, sampling_defaults
 from responsa.types import ChatChunk, ChatMessages, ChatRequest, ChunkStream
 
 log = logging.getLogger("responsa.providers")
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 _DONE = object()
-
-# Used where the GGUF recommends nothing: enough randomness and penalty that a small model does
-# not loop, little enough that its short answers stay on topic (bench/local_model.py --prompts).
-FALLBACK_SAMPLING: dict[str, float] = {"temperature": 0.7, "top_p": 0.9, "repeat_penalty": 1.1}
-# llama.cpp's keys for the sampling a model's author recommends (from generation_config.json).
-GGUF_SAMPLING = {
-    "general.sampling.temp": "temperature",
-    "general.sampling.top_p": "top_p",
-    "general.sampling.top_k": "top_k",
-    "general.sampling.min_p": "min_p",
-    "general.sampling.penalty_repeat": "repeat_penalty",
-}
-# Sampling options a request may send beyond Chat Completions' own (as vLLM takes them).
-# (`seed` too: the Responses API has none, so it rides in `extra_body` from there.)
-_EXTRA_SAMPLING = {
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "repetition_penalty": "repeat_penalty",
-    "repeat_penalty": "repeat_penalty",
-    "seed": "seed",
-}
-
-
-def sampling_defaults(metadata: Mapping[str, str]) -> tuple[dict[str, float], bool]:
-    """The model's recommended sampling from its GGUF metadata over `FALLBACK_SAMPLING`, and
-    whether the GGUF recommended any."""
-    found: dict[str, float] = {}
-    for key, name in GGUF_SAMPLING.items():
-        with contextlib.suppress(KeyError, ValueError):
-            value = float(metadata[key])
-            found[name] = int(value) if name == "top_k" else value
-    return {**FALLBACK_SAMPLING, **found}, bool(found)
 
 
 def default_model_path() -> Path | None:
@@ -220,14 +190,15 @@ class LlamaCppProvider(Provider):
                 self._llm = llm
                 log.info(
                     "loaded %s in %.2f s (%d threads); sampling %s (%s) unless a request sets its own; "
-                    "answers capped at %d tokens unless a request sets max_output_tokens; one "
-                    "generation at a time, others wait up to %g s",
+                    "answers capped at %d tokens unless a request sets max_output_tokens, ending at "
+                    "%s; one generation at a time, others wait up to %g s",
                     self.path.name,
                     time.perf_counter() - started,
                     self.threads,
                     ", ".join(f"{k} {v:g}" for k, v in self.sampling.items()),
                     "the GGUF's recommendation" if recommended else "defaults: the GGUF recommends none",
                     self.max_output_tokens,
+                    " or ".join(llm._model.token_get_text(t) for t in self._end_tokens),
                     self._queue.wait_s,
                 )
         return self._llm
@@ -265,7 +236,7 @@ class LlamaCppProvider(Provider):
             "messages": messages,
             "stream": True,
             "max_tokens": max_tokens or min(self.max_output_tokens, self.n_ctx - prompt_tokens),
-            **self._sampling(request),
+            **request_sampling(self.sampling, request, self._end_tokens),
         }
         response_format = request.get("response_format")
         if response_format and response_format.get("type") == "json_schema":
@@ -280,20 +251,6 @@ class LlamaCppProvider(Provider):
             kwargs["tools"] = request["tools"]
             kwargs["tool_choice"] = {"type": "function", "function": {"name": forced}}
         return kwargs, prompt_tokens
-
-    def _sampling(self, request: ChatRequest) -> dict[str, Any]:
-        """The defaults, overridden by what the request sets (its extras as vLLM names them)."""
-        options: dict[str, Any] = dict(self.sampling)
-        for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "stop"):
-            if request.get(key) is not None:
-                options[key] = request[key]
-        extra = request.get("extra_body") or {}
-        for key, name in _EXTRA_SAMPLING.items():
-            if extra.get(key) is not None:
-                options[name] = extra[key]
-        if extra.get("ignore_eos"):  # generate to the cap (benchmarks, tests of long answers)
-            options["logit_bias"] = dict.fromkeys(self._end_tokens, float("-inf"))
-        return options
 
     def _generate(
         self,
