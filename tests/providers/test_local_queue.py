@@ -9,6 +9,7 @@ safety nets.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import threading
@@ -22,6 +23,8 @@ import httpx
 import pytest
 
 from responsa.config import local_model_available
+from responsa.errors import UpstreamError
+from responsa.providers.local_queue import ModelQueue
 from tests.support import Server, start_server
 
 MODEL = "local/smollm2-135m-instruct"
@@ -148,3 +151,52 @@ def test_shutdown_during_a_generation_exits_promptly(tmp_path: Path) -> None:
         assert server.proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
     finally:
         server.stop()
+
+
+def test_turns_pass_in_arrival_order_and_skip_who_left() -> None:
+    """The queue itself, without the model."""
+
+    async def scenario() -> tuple[list[str], UpstreamError, UpstreamError]:
+        queue = ModelQueue("local", wait_s=30)
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def take(name: str) -> None:
+            async with queue.turn():
+                order.append(name)
+                if name == "A":
+                    await release.wait()
+
+        first = asyncio.create_task(take("A"))
+        await asyncio.sleep(0)  # A holds the model
+        tasks = {name: asyncio.create_task(take(name)) for name in "BCD"}
+        while queue.waiting < 3:
+            await asyncio.sleep(0)
+        tasks["C"].cancel()  # C's client left while it waited
+        release.set()
+        await asyncio.gather(first, tasks["B"], tasks["D"])
+
+        impatient = ModelQueue("local", wait_s=0.01)
+        held = asyncio.Event()
+
+        async def hold() -> None:
+            async with impatient.turn():
+                held.set()
+                await asyncio.sleep(3600)
+
+        holder = asyncio.create_task(hold())
+        await held.wait()
+        with pytest.raises(UpstreamError) as busy:
+            async with impatient.turn():
+                pass
+        impatient.close()  # shutdown: waiters and newcomers are refused
+        with pytest.raises(UpstreamError) as closed:
+            async with impatient.turn():
+                pass
+        holder.cancel()
+        return order, busy.value, closed.value
+
+    order, busy, closed = asyncio.run(scenario())
+    assert order == ["A", "B", "D"]
+    assert busy.status_code == 429 and busy.retry_after is not None and int(busy.retry_after) >= 1
+    assert "shutting down" in closed.message
