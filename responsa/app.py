@@ -8,11 +8,16 @@ engine ──> Engine(store, registry), used by every route
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -147,6 +152,37 @@ class Responsa(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+@contextlib.contextmanager
+def _on_shutdown_signal(callback: Callable[[], None]) -> Iterator[None]:
+    """Run `callback` in the event loop as soon as SIGTERM or SIGINT arrives, then the handler
+    that was there (uvicorn's, which stops accepting and waits for open requests). The server
+    gives no hook of its own this early, and waiting open requests include generations that
+    only stop when told. Off the main thread (an app run in a test client), nothing is hooked."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(callback)
+        before = previous[signal.Signals(sig)]
+        if callable(before):
+            before(sig, frame)
+        elif before == signal.SIG_DFL:  # nobody else listens: what the signal would have done
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            if signal.getsignal(sig) is handle:
+                signal.signal(sig, before)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -201,7 +237,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "translation %s: upstream requests follow the reference server's form", settings.translation
             )
         try:
-            yield
+            with _on_shutdown_signal(registry.interrupt):
+                yield
         finally:
             await runner.stop()  # running background jobs go back to the queue
             await engine.aclose()

@@ -102,6 +102,35 @@ async def _auth_configured(settings: Settings) -> bool:
         await store.close()
 
 
+def _split_local_threads(settings: Settings, workers: int) -> None:
+    """Each worker loads its own copy of the local model: the local threads are shared out
+    (RESPONSA_LOCAL_THREADS, read by every worker), since more threads than cores make
+    llama.cpp's threads spin against each other and every generation several times slower."""
+    if not any(p.type == "llama_cpp" for p in settings.providers.values()):
+        return
+    log = logging.getLogger("responsa")
+    each = max(1, settings.local_threads // workers)
+    os.environ["RESPONSA_LOCAL_THREADS"] = str(each)
+    log.info(
+        "%d workers each load the local model (about 300 MB each) with %d of the %d local threads",
+        workers,
+        each,
+        settings.local_threads,
+    )
+    cores = os.cpu_count() or 1
+    if each * workers > max(settings.local_threads, cores):
+        log.warning(
+            "%d workers with the local model need %d threads, more than the %d local threads and "
+            "%d cores: generations running at once in different workers will slow each other "
+            "down; use --workers %d or fewer, or raise RESPONSA_LOCAL_THREADS if there are cores",
+            workers,
+            each * workers,
+            settings.local_threads,
+            cores,
+            max(settings.local_threads, cores),
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -192,6 +221,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, serving: str) -
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    _split_local_threads(settings, args.workers)
     if args.config:
         os.environ["RESPONSA_CONFIG"] = str(args.config)
     made = None

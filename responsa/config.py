@@ -141,7 +141,11 @@ class Settings(BaseModel):
     # costs ~2.7x its size at the peak); others wait up to `large_body_wait_s`, then get a 429.
     max_large_bodies: int = Field(default=2, ge=1)
     large_body_wait_s: float = Field(default=60.0, ge=0)
+    # The embedded model (provider type llama_cpp): its threads, the longest answer unless a
+    # request sets max_output_tokens, and how long a request waits for its turn (then a 429).
     local_threads: int = Field(default=2, ge=1)
+    local_max_output_tokens: int = Field(default=512, ge=1)
+    local_queue_wait_s: float = Field(default=60.0, ge=0)
     background_workers: int = Field(default=4, ge=1)
     job_lease_s: float = Field(default=30.0, gt=0)
     # A job whose worker died is taken over at most this many times in all, then failed.
@@ -278,6 +282,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_MAX_LARGE_BODIES": "max_large_bodies",
         "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",
         "RESPONSA_LOCAL_THREADS": "local_threads",
+        "RESPONSA_LOCAL_MAX_OUTPUT_TOKENS": "local_max_output_tokens",
+        "RESPONSA_LOCAL_QUEUE_WAIT_S": "local_queue_wait_s",
         "RESPONSA_BACKGROUND_WORKERS": "background_workers",
         "RESPONSA_JOB_LEASE_S": "job_lease_s",
         "RESPONSA_JOB_MAX_ATTEMPTS": "job_max_attempts",

@@ -53,5 +53,9 @@ class Provider(ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Get ready to serve (an in-process model loads its weights here)."""
 
+    def interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Shutdown began (called in the event loop before the server waits for open requests):
+        stop running work now. An in-process model stops its generation at the next token."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

@@ -13,12 +13,22 @@ runtime's quirks (see ../shared/spec/local-model.md):
   `json_object` with a schema, which the runtime enforces with a grammar;
 * the model cannot decide to call a tool: a call is forced when `tool_choice` names one (or
   when "required" leaves one tool); other tool requests are refused clearly;
-* one generation at a time per model (a queue, not a crash), in a worker thread.
+* with no sampling options, llama.cpp's own defaults (temperature 0.2, no repeat penalty) make
+  a 135M model loop: the GGUF's recommended sampling applies, else sensible defaults, and a
+  request's own values always win (`local_sampling.py`);
+* an answer is capped at `max_output_tokens` (the `local_max_output_tokens` setting, 512)
+  unless the request asks for more, and ends at the chat template's end tokens (the
+  vocabulary's end-of-generation tokens: `<|im_end|>` and `<|endoftext|>` for SmolLM2), at
+  which llama.cpp stops;
+* one generation at a time per model, in arrival order (`local_queue.ModelQueue`), in a worker
+  thread that checks between tokens whether to stop: its client left, or shutdown began
+  (`interrupt()`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import threading
@@ -32,6 +42,8 @@ from openai.types.chat import ChatCompletion
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
+from responsa.providers.local_queue import ModelQueue
+from responsa.providers.local_sampling import FALLBACK_SAMPLING, request_sampling, sampling_defaults
 from responsa.types import ChatChunk, ChatMessages, ChatRequest, ChunkStream
 
 log = logging.getLogger("responsa.providers")
@@ -114,8 +126,29 @@ def _forced_tool(request: ChatRequest) -> str | None:
     )
 
 
+async def _until_done(worker: asyncio.Future[None]) -> None:
+    """Wait for the generation thread even while being cancelled (it stops at its next token):
+    `Llama` is not thread-safe, so the next turn must not start beside it."""
+    cancelled = False
+    while not worker.done():
+        try:
+            await asyncio.wait([worker])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 class LlamaCppProvider(Provider):
-    def __init__(self, name: str, config: ProviderConfig, threads: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        threads: int,
+        *,
+        max_output_tokens: int = 512,
+        queue_wait_s: float = 60.0,
+    ) -> None:
         self.name = name
         path = Path(config.model_path) if config.model_path else default_model_path()
         if path is None or not path.is_file():
@@ -125,15 +158,19 @@ class LlamaCppProvider(Provider):
         self.path = path
         self.n_ctx = config.n_ctx
         self.threads = threads
+        self.max_output_tokens = max_output_tokens
+        self.sampling: dict[str, float] = dict(FALLBACK_SAMPLING)
         self._llm: Any = None
         self._formatter: Any = None
-        self._lock = asyncio.Lock()  # one generation at a time per loaded model
+        self._end_tokens: tuple[int, ...] = ()
+        self._queue = ModelQueue(name, queue_wait_s)
+        self._halt = threading.Event()  # shutdown: every generation stops at its next token
         self._load_lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._load_lock:
             if self._llm is None:
-                from llama_cpp import Llama
+                from llama_cpp import Llama, llama_vocab_is_eog
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
                 started = time.perf_counter()
@@ -146,12 +183,23 @@ class LlamaCppProvider(Provider):
                 self._formatter = (
                     Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos) if template else None
                 )
+                self._end_tokens = tuple(
+                    t for t in range(llm.n_vocab()) if llama_vocab_is_eog(llm._model.vocab, t)
+                )
+                self.sampling, recommended = sampling_defaults(llm.metadata)
                 self._llm = llm
                 log.info(
-                    "loaded %s in %.2f s (%d threads)",
+                    "loaded %s in %.2f s (%d threads); sampling %s (%s) unless a request sets its own; "
+                    "answers capped at %d tokens unless a request sets max_output_tokens, ending at "
+                    "%s; one generation at a time, others wait up to %g s",
                     self.path.name,
                     time.perf_counter() - started,
                     self.threads,
+                    ", ".join(f"{k} {v:g}" for k, v in self.sampling.items()),
+                    "the GGUF's recommendation" if recommended else "defaults: the GGUF recommends none",
+                    self.max_output_tokens,
+                    " or ".join(llm._model.token_get_text(t) for t in self._end_tokens),
+                    self._queue.wait_s,
                 )
         return self._llm
 
@@ -196,11 +244,9 @@ class LlamaCppProvider(Provider):
         kwargs: dict[str, Any] = {
             "messages": messages,
             "stream": True,
-            "max_tokens": max_tokens or (self.n_ctx - prompt_tokens),
+            "max_tokens": max_tokens or min(self.max_output_tokens, self.n_ctx - prompt_tokens),
+            **request_sampling(self.sampling, request, self._end_tokens),
         }
-        for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "stop"):
-            if request.get(key) is not None:
-                kwargs[key] = request[key]
         response_format = request.get("response_format")
         if response_format and response_format.get("type") == "json_schema":
             kwargs["response_format"] = {
@@ -223,21 +269,27 @@ class LlamaCppProvider(Provider):
         stop: threading.Event,
     ) -> None:
         try:
-            for chunk in self._llm.create_chat_completion(**kwargs):
-                if stop.is_set():
-                    break
-                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            with contextlib.closing(self._llm.create_chat_completion(**kwargs)) as chunks:
+                for chunk in chunks:  # one chunk per token: the place to notice a stop
+                    if stop.is_set() or self._halt.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
         except Exception as exc:  # the runtime's own failure, reported to the caller
             loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
+    def interrupt(self) -> None:
+        """Shutdown began: the running generation stops at its next token, waiters are refused."""
+        self._halt.set()
+        self._queue.close()
+
     async def stream_chat(self, request: ChatRequest) -> ChunkStream:
-        async with self._lock:
+        async with self._queue.turn():
             kwargs, prompt_tokens = await asyncio.to_thread(self._arguments, request)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
-            stop = threading.Event()
+            stop = threading.Event()  # set when the consumer stops early (its client left)
             worker = loop.run_in_executor(None, self._generate, kwargs, loop, queue, stop)
             text: list[str] = []
             seen_calls: set[int] = set()
@@ -250,7 +302,13 @@ class LlamaCppProvider(Provider):
                     yield self._adapt(item, request["model"], text, seen_calls)
             finally:
                 stop.set()
-                await worker
+                await _until_done(worker)  # the model is free for the next turn only then
+            if self._halt.is_set() and not any(c.get("finish_reason") for c in last.get("choices", ())):
+                raise UpstreamError(
+                    "The server is shutting down: the local model stopped this answer.",
+                    status_code=503,
+                    provider=self.name,
+                )
             if (request.get("stream_options") or {}).get("include_usage"):
                 completion = await asyncio.to_thread(self.count_text_tokens, "".join(text)) if text else 0
                 yield {

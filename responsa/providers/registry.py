@@ -37,7 +37,13 @@ def _build(name: str, config: ProviderConfig, settings: Settings) -> Provider:
     if config.type == "llama_cpp":
         from responsa.providers.llama_cpp import LlamaCppProvider
 
-        return LlamaCppProvider(name, config, settings.local_threads)
+        return LlamaCppProvider(
+            name,
+            config,
+            settings.local_threads,
+            max_output_tokens=settings.local_max_output_tokens,
+            queue_wait_s=settings.local_queue_wait_s,
+        )
     return OpenAICompatProvider(
         name,
         config,
@@ -107,6 +113,11 @@ class ModelRegistry:
     async def start(self) -> None:
         for provider in self.providers.values():
             await provider.start()
+
+    def interrupt(self) -> None:
+        """Shutdown began: providers stop their running work (see `Provider.interrupt`)."""
+        for provider in self.providers.values():
+            provider.interrupt()
 
     async def aclose(self) -> None:
         for provider in self.providers.values():

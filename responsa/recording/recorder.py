@@ -165,6 +165,9 @@ class RecordingProvider(Provider):
     async def start(self) -> None:
         await self.inner.start()
 
+    def interrupt(self) -> None:
+        self.inner.interrupt()
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

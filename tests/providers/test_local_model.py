@@ -32,9 +32,48 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
+# The short, simple prompts of bench/local_model.py --prompts (which also counts cap hits
+# without a seed, and tokens/s).
+SHORT_PROMPTS = (
+    "Count to 3",
+    "Which planet do humans live on?",
+    "What is 2+2?",
+    "What is the capital of Japan?",
+    "Name the three primary colours.",
+    "Say hello in French.",
+    "What colour is the sky on a clear day?",
+    "How many legs does a spider have?",
+    "At what temperature does water boil, in Celsius?",
+    "Name a fruit that is yellow.",
+    "What is the opposite of hot?",
+    "Spell the word 'cat'.",
+    "Which day comes after Monday?",
+    "How many days are in a week?",
+    "What is 10 minus 4?",
+    "Who wrote Romeo and Juliet?",
+    "Which animal says moo?",
+    "Give me a synonym for happy.",
+    "What is the largest ocean on Earth?",
+    "Translate 'thank you' into Spanish.",
+)
+
+
 def test_models_list_the_local_model(local_server: Server) -> None:
     assert MODEL in [m.id for m in local_server.client().models.list().data]
     assert "local/smollm2-135m-instruct" in local_server.log.read_text()  # said at start-up
+
+
+def test_short_prompts_end_on_their_own_under_the_default_cap(local_server: Server) -> None:
+    """No sampling options and no max_output_tokens: the provider's defaults (sampling that
+    does not loop, a 512-token cap). A fixed seed keeps the run the same each time."""
+    client = local_server.client()
+    log = local_server.log.read_text()
+    assert "repeat_penalty 1.1" in log and "capped at 512 tokens" in log  # said at start-up
+    for prompt in SHORT_PROMPTS:
+        answer = client.responses.create(model=MODEL, input=prompt, extra_body={"seed": 1})
+        assert answer.status == "completed", (prompt, answer.incomplete_details, answer.output_text)
+        assert answer.usage is not None and 0 < answer.usage.output_tokens < 512
+        assert answer.output_text.strip()
 
 
 def test_streamed_answer_with_usage(local_server: Server) -> None:
