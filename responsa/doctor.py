@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import yaml
 from sqlalchemy.engine import make_url
 
@@ -112,8 +112,8 @@ def _check_provider(name: str, config: Any) -> tuple[bool, str]:
     url = config.base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     try:
-        answer = httpx.get(url, headers=headers, timeout=5)
-    except httpx.HTTPError as exc:
+        answer = httpx2.get(url, headers=headers, timeout=5)
+    except httpx2.HTTPError as exc:
         return False, f"provider {name}: {config.base_url} unreachable ({type(exc).__name__})"
     if answer.status_code >= 400:
         return False, f"provider {name}: {config.base_url} answered HTTP {answer.status_code} to GET /models"
