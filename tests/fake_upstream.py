@@ -34,15 +34,20 @@ Any model follows a script in the prompt instead (`tests/scripted_model.py`: too
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
 strict as OpenAI: a field Chat Completions does not define is a 400.
 
+`POST /v1/embeddings` gives each input a vector of `dimensions` (default 8) floats from its
+sha256, floats or base64 as asked; model `bad-request` is a 400 there too.
 `POST /search` plays Tavily (key `tvly-test`). `POST /tokenize` plays vLLM's for model
 `vllm-counted`. `/redirect?to=URL` answers 307 to URL.
-`GET /fake/requests` returns every chat request body received; `DELETE /fake/requests` clears it.
+`GET /fake/requests` returns every chat and embeddings request body received;
+`DELETE /fake/requests` clears it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import socket
 import struct
@@ -368,6 +373,32 @@ async def tokenize(request: Request) -> Response:
     return JSONResponse({"count": count, "max_model_len": 2048, "tokens": list(range(count))})
 
 
+def fake_vector(text: object, size: int) -> list[float]:
+    """The fake upstream's embedding of one input (a string or token list): deterministic."""
+    digest = hashlib.sha256(json.dumps(text).encode()).digest()
+    return [(digest[i % 32] - 128) / 128 for i in range(size)]
+
+
+async def embeddings(request: Request) -> Response:
+    body = await request.json()
+    received.append(body)
+    if body.get("model") == "bad-request":
+        error = {"message": "Invalid input.", "type": "invalid_request_error", "param": "input", "code": None}
+        return JSONResponse({"error": error}, status_code=400)
+    value = body["input"]
+    inputs = [value] if isinstance(value, str) or (value and isinstance(value[0], int)) else value
+    size = body.get("dimensions") or 8
+    data = []
+    for index, text in enumerate(inputs):
+        vector: Any = fake_vector(text, size)
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    tokens = sum(len(t) if isinstance(t, list) else len(t.split()) for t in inputs)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+
 async def requests(request: Request) -> Response:
     if request.method == "DELETE":
         received.clear()
@@ -379,6 +410,7 @@ app = Starlette(
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/strict/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/models", models),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/strict/v1/models", models),
         Route("/search", tavily, methods=["POST"]),
         Route("/tokenize", tokenize, methods=["POST"]),

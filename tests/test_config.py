@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from responsa.config import ConfigError, load_settings, local_model_available
+from responsa.config import ConfigError, load_settings, local_embedder_available, local_model_available
 from tests.support import HTTP, base_env, start_server
 
 GOOD = """
@@ -17,6 +17,8 @@ providers:
 models:
   - {id: openai/gpt-4o, provider: openai, provider_model_id: gpt-4o, model_type: llm}
 """
+# The embedded embedder joins every configuration when it is installed.
+EMBEDDER = ["local/all-minilm-l6-v2"] if local_embedder_available() else []
 
 
 def test_file_and_env(tmp_path: Path) -> None:
@@ -37,9 +39,9 @@ def test_env_only_provider_serves_any_model() -> None:
     bare = load_settings(None, {})
     if local_model_available():  # the embedded default: no key, no network
         assert bare.providers["local"].type == "llama_cpp"
-        assert [m.id for m in bare.models] == ["local/smollm2-135m-instruct"]
+        assert [m.id for m in bare.models] == ["local/smollm2-135m-instruct", *EMBEDDER]
     else:
-        assert bare.providers == {}
+        assert "local" not in bare.providers
 
 
 @pytest.mark.parametrize(
@@ -84,7 +86,7 @@ def test_server_with_config_file(tmp_path: Path) -> None:
         tmp_path, "cfg", {"UPSTREAM": "http://127.0.0.1:9/v1"}, ("--config", str(path))
     ) as server:
         models = HTTP.get(server.url + "/v1/models").json()["data"]
-        assert [m["id"] for m in models] == ["openai/gpt-4o"]
+        assert [m["id"] for m in models] == ["openai/gpt-4o", *EMBEDDER]
         assert models[0]["custom_metadata"]["provider_resource_id"] == "gpt-4o"
         resp = HTTP.post(server.url + "/v1/responses", json={"model": "openai/gpt-4o-mini", "input": "x"})
         assert resp.status_code == 404  # only configured models are served
@@ -195,8 +197,26 @@ def test_a_config_file_keeps_the_embedded_model_only_when_asked(tmp_path: Path) 
     path.write_text(GOOD + "embedded_model: true\n")
     both = load_settings(path, {"UPSTREAM": "http://u/v1"})
     assert both.providers["local"].type == "llama_cpp"
-    assert [m.id for m in both.models] == ["openai/gpt-4o", "local/smollm2-135m-instruct"]
+    assert [m.id for m in both.models] == ["openai/gpt-4o", "local/smollm2-135m-instruct", *EMBEDDER]
     assert (
         "local"
         not in load_settings(path, {"UPSTREAM": "http://u/v1", "RESPONSA_NO_LOCAL_MODEL": "1"}).providers
     )
+
+
+def test_the_embedded_embedder_is_on_unless_turned_off(tmp_path: Path) -> None:
+    if not local_embedder_available():
+        pytest.skip("the embedded embedder is not installed")
+    with_key = load_settings(None, {"OPENAI_API_KEY": "k"})
+    assert with_key.providers["local-embeddings"].type == "onnx_embedding"
+    (model,) = [m for m in with_key.models if m.id == "local/all-minilm-l6-v2"]
+    assert model.model_type == "embedding" and model.embedding_dimension == 384
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    assert "local-embeddings" in load_settings(path, {"UPSTREAM": "http://u/v1"}).providers
+    path.write_text(GOOD + "embedded_embedder: false\n")
+    off = load_settings(path, {"UPSTREAM": "http://u/v1"})
+    assert "local-embeddings" not in off.providers and [m.id for m in off.models] == ["openai/gpt-4o"]
+    path.write_text(GOOD)
+    none = load_settings(path, {"UPSTREAM": "http://u/v1", "RESPONSA_NO_LOCAL_MODEL": "1"})
+    assert "local-embeddings" not in none.providers

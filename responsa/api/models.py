@@ -17,17 +17,22 @@ router = APIRouter()
 log = logging.getLogger("responsa.api")
 
 
-def _model(model_id: str, provider: str, upstream: str, model_type: str = "llm") -> dict[str, Any]:
+def _model(
+    model_id: str, provider: str, upstream: str, model_type: str = "llm", dimension: int | None = None
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "model_type": model_type,
+        "provider_id": provider,
+        "provider_resource_id": upstream,
+    }
+    if dimension is not None:
+        metadata["embedding_dimension"] = dimension
     return {
         "id": model_id,
         "object": "model",
         "created": 0,
         "owned_by": provider,
-        "custom_metadata": {
-            "model_type": model_type,
-            "provider_id": provider,
-            "provider_resource_id": upstream,
-        },
+        "custom_metadata": metadata,
     }
 
 
@@ -39,7 +44,10 @@ async def health() -> Response:
 @router.get("/v1/models", **operation(ok="ModelList"))
 async def list_models(engine: Annotated[Engine, Depends(engine)]) -> Response:
     registry = engine.registry
-    data = [_model(m.id, m.provider, m.provider_model_id, m.model_type) for m in registry.models]
+    data = [
+        _model(m.id, m.provider, m.provider_model_id, m.model_type, m.embedding_dimension)
+        for m in registry.models
+    ]
     seen = {m["id"] for m in data}
     for provider in registry.open_providers():
         try:
@@ -71,7 +79,13 @@ async def retrieve_model(model_id: str, engine: Annotated[Engine, Depends(engine
                 code="model_not_found",
             )
     return json_response(
-        _model(resolved.id, resolved.provider.name, resolved.provider_model_id, resolved.model_type)
+        _model(
+            resolved.id,
+            resolved.provider.name,
+            resolved.provider_model_id,
+            resolved.model_type,
+            resolved.embedding_dimension,
+        )
     )
 
 

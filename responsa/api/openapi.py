@@ -53,6 +53,7 @@ from responsa.engine.request import (
     ChatCompletionRequest,
     CompactRequest,
     CreateConversationRequest,
+    CreateEmbeddingRequest,
     CreateItemsRequest,
     CreateResponseRequest,
     InputTokensRequest,
@@ -132,6 +133,26 @@ class CompactionResult(BaseModel):
     usage: ResponseUsage
 
 
+class EmbeddingItem(BaseModel):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str  # a string with `encoding_format: base64` (the SDK's type says floats)
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    """`POST /v1/embeddings`: the SDK's `CreateEmbeddingResponse`, with base64 vectors allowed."""
+
+    object: Literal["list"]
+    data: list[EmbeddingItem]
+    model: str
+    usage: EmbeddingUsage
+
+
 # Every schema the document names, by component name.
 SCHEMAS: dict[str, Any] = {
     "ErrorResponse": ErrorResponse,
@@ -142,6 +163,8 @@ SCHEMAS: dict[str, Any] = {
     "ChatCompletionRequest": ChatCompletionRequest,
     "CompactRequest": CompactRequest,
     "InputTokensRequest": InputTokensRequest,
+    "CreateEmbeddingRequest": CreateEmbeddingRequest,
+    "EmbeddingList": EmbeddingList,
     "CompactedResponse": CompactionResult,
     "InputTokenCountResponse": InputTokenCountResponse,
     "Response": Response,

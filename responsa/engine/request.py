@@ -234,6 +234,29 @@ class ChatCompletionRequest(BaseModel):
     stream: bool | None = None
 
 
+# OpenAI's limits: at most 2048 inputs a request, none of them empty.
+EmbeddingText = Annotated[str, StringConstraints(min_length=1)]
+EmbeddingTokens = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+
+
+class CreateEmbeddingRequest(BaseModel):
+    """The body of `POST /v1/embeddings`, fields in the API reference's order: one text, a list
+    of texts, or token arrays (one, or a list of them), for the model's provider to embed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    input: (
+        EmbeddingText
+        | Annotated[list[EmbeddingText], Field(min_length=1, max_length=2048)]
+        | EmbeddingTokens
+        | Annotated[list[EmbeddingTokens], Field(min_length=1, max_length=2048)]
+    )
+    model: str = Field(min_length=1, max_length=256)
+    dimensions: int | None = Field(default=None, ge=1)
+    encoding_format: Literal["float", "base64"] = "float"
+    user: str | None = None
+
+
 def parse_body(model: type[BaseModelT], data: object) -> BaseModelT:
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_type")

@@ -13,16 +13,21 @@ Contract: `request` holds the keyword arguments of the OpenAI SDK's `chat.comple
 `responsa.errors.UpstreamError` (or `ReplayMiss` in replay mode), never as SDK exceptions.
 A consumer that stops iterating early must `aclose()` the iterator; implementations release
 the upstream connection then.
+
+A provider may also embed (`embed`): the request holds the keyword arguments of the SDK's
+`embeddings.create` (without `encoding_format`: vectors come back as floats; the API layer
+encodes them as the client asked).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from openai.types import Model
+from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion
 
-from responsa.types import ChatRequest, ChunkStream
+from responsa.errors import InvalidRequest
+from responsa.types import ChatRequest, ChunkStream, EmbeddingRequest
 
 
 class Provider(ABC):
@@ -39,6 +44,16 @@ class Provider(ABC):
     @abstractmethod
     async def list_models(self) -> list[Model]:
         """The upstream's model list."""
+
+    async def embed(self, request: EmbeddingRequest) -> CreateEmbeddingResponse:
+        """Embed `request["input"]`: one vector of floats per input, in order, with usage.
+
+            result = await provider.embed({"model": "text-embedding-3-small", "input": ["a", "b"]})
+            result.data[1].embedding  # list[float]
+
+        Raises `InvalidRequest` (or `UpstreamError`) when the input or options cannot be served.
+        """
+        raise InvalidRequest(f"Provider '{self.name}' does not serve embeddings.", param="model")
 
     async def count_tokens(self, request: ChatRequest) -> int | None:
         """The exact prompt tokens of `request` when this provider can count them (its own

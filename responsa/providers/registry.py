@@ -24,6 +24,8 @@ class ResolvedModel:
     model_type: str = "llm"
     custom_native: bool = False  # custom tools go upstream as the Chat API's own `custom` type
     context_window: int | None = None  # configured (`models[].context_window`), else see engine/tokens.py
+    configured: bool = False  # a model of the config (its type is known), not a name passed on
+    embedding_dimension: int | None = None
 
 
 def custom_native(config: ProviderConfig) -> bool:
@@ -44,6 +46,10 @@ def _build(name: str, config: ProviderConfig, settings: Settings) -> Provider:
             max_output_tokens=settings.local_max_output_tokens,
             queue_wait_s=settings.local_queue_wait_s,
         )
+    if config.type == "onnx_embedding":
+        from responsa.providers.local_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(name, config, settings.local_threads)
     return OpenAICompatProvider(
         name,
         config,
@@ -91,6 +97,8 @@ class ModelRegistry:
                 config.model_type,
                 self._native[config.provider],
                 config.context_window,
+                configured=True,
+                embedding_dimension=config.embedding_dimension,
             )
         else:
             provider_name, sep, upstream = target.partition("/")

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from openai.types import Model
+from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion
 
 from responsa.context import current_test_id
@@ -29,12 +29,13 @@ from responsa.recording import cassette
 from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
 from responsa.tools.web_search import SearchError, SearchProvider
-from responsa.types import ChatChunk, ChatRequest, ChunkStream
+from responsa.types import ChatChunk, ChatRequest, ChunkStream, EmbeddingRequest
 
 log = logging.getLogger("responsa.recording")
 
 CHAT_ENDPOINT = "/v1/chat/completions"
 MODELS_ENDPOINT = "/v1/models"
+EMBEDDINGS_ENDPOINT = "/v1/embeddings"
 
 
 class Recorder:
@@ -89,13 +90,13 @@ class RecordingProvider(Provider):
         self.recorder = Recorder(mode, index, directory, base_url)
 
     def _lookup(self, endpoint: str, body: dict[str, Any], test_id: str | None) -> tuple[str, Any]:
-        method = "POST" if endpoint == CHAT_ENDPOINT else "GET"
+        method = "GET" if endpoint == MODELS_ENDPOINT else "POST"
         return self.recorder.lookup(method, endpoint, body, test_id)
 
     def _save(
         self, key: str, endpoint: str, body: dict[str, Any], test_id: str | None, response: dict[str, Any]
     ) -> None:
-        method = "POST" if endpoint == CHAT_ENDPOINT else "GET"
+        method = "GET" if endpoint == MODELS_ENDPOINT else "POST"
         self.recorder.save(key, method, endpoint, body, test_id, response)
 
     async def stream_chat(self, request: ChatRequest) -> ChunkStream:
@@ -133,6 +134,28 @@ class RecordingProvider(Provider):
         self._save(
             key, CHAT_ENDPOINT, request, test_id, {"body": cassette.encode(result), "is_streaming": False}
         )
+        return result
+
+    async def embed(self, request: EmbeddingRequest) -> CreateEmbeddingResponse:
+        """Recorded like a chat call, keyed by the request (model, input, dimensions, user) and
+        the test id. An in-process embedder is deterministic and offline: it is not recorded."""
+        if not isinstance(self.inner, OpenAICompatProvider):
+            return await self.inner.embed(request)
+        test_id = current_test_id.get()
+        key, recording = self._lookup(EMBEDDINGS_ENDPOINT, request, test_id)
+        if recording is not None:
+            _raise_recorded_error(recording)
+            result = cassette.decode(recording.response.get("body"))
+            if not isinstance(result, CreateEmbeddingResponse):
+                raise ReplayMiss(f"recording {recording.path} does not hold embeddings")
+            return result
+        try:
+            result = await self.inner.embed(request)
+        except UpstreamError as exc:
+            self._save(key, EMBEDDINGS_ENDPOINT, request, test_id, cassette.exception_response(exc))
+            raise
+        body = {"body": cassette.encode(result), "is_streaming": False}
+        self._save(key, EMBEDDINGS_ENDPOINT, request, test_id, body)
         return result
 
     async def list_models(self) -> list[Model]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from responsa.config import local_embedder_available
 from tests.support import HTTP, Process, Server, upstream_requests
 
 
@@ -89,18 +90,16 @@ def test_models_providers_health(live_server: Server) -> None:
     for unknown in ("openai/gpt-4o", "openai/" + "x" * 1000, "nobody/fake-model"):
         missing = HTTP.get(f"{live_server.url}/v1/models/{unknown}")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
-    providers = HTTP.get(live_server.url + "/v1/providers").json()
-    assert providers == {
-        "data": [
-            {
-                "api": "inference",
-                "provider_id": "openai",
-                "provider_type": "remote::openai",
-                "config": {},
-                "health": {"status": "OK"},
-            }
-        ]
+    providers = HTTP.get(live_server.url + "/v1/providers").json()["data"]
+    assert providers[0] == {
+        "api": "inference",
+        "provider_id": "openai",
+        "provider_type": "remote::openai",
+        "config": {},
+        "health": {"status": "OK"},
     }
+    embedder = ["local-embeddings"] if local_embedder_available() else []  # on by default
+    assert [p["provider_id"] for p in providers] == ["openai", *embedder]
 
 
 @pytest.mark.parametrize("header", ["X-Responsa-Test-Id", "X-OGX-Provider-Data"])

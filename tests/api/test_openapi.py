@@ -37,6 +37,7 @@ BODIES = {
     ("POST", "/v1/chat/completions"): "ChatCompletionRequest",
     ("POST", "/v1/responses/compact"): "CompactRequest",
     ("POST", "/v1/responses/input_tokens"): "InputTokensRequest",
+    ("POST", "/v1/embeddings"): "CreateEmbeddingRequest",
 }
 
 
@@ -72,6 +73,7 @@ def test_errors_are_real_and_openai_shaped(doc: dict[str, Any]) -> None:
             ("POST", "/v1/responses"),
             ("POST", "/v1/chat/completions"),
             ("POST", "/v1/responses/compact"),  # the summary call
+            ("POST", "/v1/embeddings"),
             ("GET", "/v1/models/{model_id}"),  # whether the provider lists the model
         }
         assert ("502" in statuses) == calls_upstream, (method, path)  # the upstream's failures
