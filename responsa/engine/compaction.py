@@ -194,11 +194,13 @@ async def compact(engine: Engine, body: CompactRequest, principal: Principal) ->
         "output": output,
         "usage": usage.as_dict() or UsageTotals.zero(),
     }
+    # Stored as a response whose output is the compaction (a Response's output holds no user
+    # messages); the kept user messages are in the history it continues from.
     stored = {
         **run.response,
         "status": "completed",
         "completed_at": int(time.time()),
-        "output": output,
+        "output": [made],
         "usage": result["usage"],
     }
     await engine.store.save_response(
