@@ -4,6 +4,7 @@ store ──> SqlStore(settings.db_url), migrated on start
 providers ──> OpenAICompatProvider per configured provider, wrapped by RecordingProvider
               unless the recording mode is `live`
 engine ──> Engine(store, registry), used by every route
+files ──> Files(store, files_dir): uploads, read by the routes and by the engine (`file_id`)
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from responsa.api import chat, context, conversations, docs, handlers, models, openapi, responses, websocket
+from responsa.api import (
+    chat,
+    context,
+    conversations,
+    docs,
+    files,
+    handlers,
+    models,
+    openapi,
+    responses,
+    websocket,
+)
 from responsa.api import metrics as metrics_route
 from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
@@ -37,6 +49,7 @@ from responsa.engine.background import JobRunner
 from responsa.engine.conversations import TurnLease
 from responsa.engine.run import Engine
 from responsa.errors import ResponsaError
+from responsa.files.storage import Files
 from responsa.observability import access
 from responsa.observability.logs import configure_logging
 from responsa.observability.metrics import process_exited
@@ -195,6 +208,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         tracing = start_tracing(settings.otlp_endpoint)
+        uploads = Files(store, settings.files_dir, settings.file_limit)
         if tracing is not None:
             log.info("tracing: spans go to %s over OTLP/HTTP", settings.otlp_endpoint)
         engine = Engine(
@@ -220,6 +234,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
+        app.state.files = uploads
         app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
         app.bodies = LargeBodies(settings.max_large_bodies, settings.large_body_wait_s)  # type: ignore[attr-defined]
@@ -267,7 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     app.websocket_routes = {"/v1/responses": TestIdMiddleware(websocket.endpoint)}
-    for module in (context, responses, conversations, chat, models, docs, metrics_route):
+    for module in (context, responses, conversations, files, chat, models, docs, metrics_route):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app
