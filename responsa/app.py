@@ -220,6 +220,7 @@ def create_app(settings: Settings) -> FastAPI:
             outbound=outbound,
             turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),
             tracing=tracing,
+            files=uploads,
         )
         runner = JobRunner(
             engine,

@@ -1,7 +1,9 @@
-"""The Files API (`/v1/files`) through the official SDK."""
+"""The Files API (`/v1/files`) through the official SDK, and `file_id` in a response's input:
+what the upstream receives for it (SPEC §1.3.2), on later turns too, and after a delete."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +14,16 @@ import openai
 import pytest
 
 from tests.api.test_security import new_key
-from tests.support import HTTP, Process, Server, new_database, start_server, upstream_env
+from tests.support import HTTP, Process, Server, new_database, start_server, upstream_env, upstream_requests
 
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 LIMIT = 4096  # RESPONSA_MAX_FILE_BYTES of the `small` server
+
+
+def data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +134,92 @@ def test_bad_uploads_name_their_parameter(live_server: Server) -> None:
     assert cross.status_code == 403
 
 
+def test_file_ids_in_input_reach_the_upstream_as_content(live_server: Server, fake: Process) -> None:
+    client = live_server.client()
+    image = client.files.create(file=("dot.png", PNG), purpose="vision")
+    notes = client.files.create(file=("notes.txt", b"the notes"), purpose="user_data")
+    content = [
+        {"type": "input_text", "text": "Look."},
+        {"type": "input_image", "file_id": image.id, "detail": "low"},
+        {"type": "input_file", "file_id": notes.id},
+        {"type": "input_file", "file_id": notes.id, "filename": "renamed.txt"},
+    ]
+    first = client.responses.create(model="openai/gpt-4o", input=[{"role": "user", "content": content}])  # type: ignore[list-item, misc]
+    expected = [
+        {"type": "text", "text": "Look."},
+        {"type": "image_url", "image_url": {"url": data_url("image/png", PNG), "detail": "low"}},
+        {
+            "type": "file",
+            "file": {"file_data": data_url("text/plain", b"the notes"), "filename": "notes.txt"},
+        },
+        {
+            "type": "file",
+            "file": {"file_data": data_url("text/plain", b"the notes"), "filename": "renamed.txt"},
+        },
+    ]
+    assert upstream_requests(fake)[-1]["messages"][0]["content"] == expected
+    stored = client.responses.input_items.list(first.id).data[0].model_dump()
+    assert [part.get("file_id") for part in stored["content"]] == [None, image.id, notes.id, notes.id]
+
+    second = client.responses.create(model="openai/gpt-4o", input="And now?", previous_response_id=first.id)
+    assert upstream_requests(fake)[-1]["messages"][0]["content"] == expected  # read again, not stored whole
+
+    client.responses.delete(first.id)  # a response's delete leaves its files
+    assert client.files.retrieve(notes.id).id == notes.id
+    client.files.delete(notes.id)
+    with pytest.raises(openai.BadRequestError) as gone:
+        client.responses.create(model="openai/gpt-4o", input="Again?", previous_response_id=second.id)
+    assert gone.value.code == "file_not_found" and notes.id in gone.value.message
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.responses.create(
+            model="openai/gpt-4o",
+            input=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "x"},
+                        {"type": "input_file", "file_id": notes.id},
+                    ],
+                }
+            ],  # type: ignore[list-item]
+        )
+    assert unknown.value.body["param"] == "input[0].content[1].file_id"  # type: ignore[index]
+    client.files.delete(image.id)
+
+
+def test_file_ids_in_conversation_items_and_tool_outputs(live_server: Server, fake: Process) -> None:
+    client = live_server.client()
+    notes = client.files.create(file=("notes.md", b"# Notes"), purpose="user_data")
+    conversation = client.conversations.create(
+        items=[{"type": "message", "role": "user", "content": [{"type": "input_file", "file_id": notes.id}]}]  # type: ignore[list-item]
+    )
+    client.responses.create(model="openai/gpt-4o", input="Summarize.", conversation=conversation.id)
+    part = upstream_requests(fake)[-1]["messages"][0]["content"][0]
+    assert part == {
+        "type": "file",
+        "file": {"file_data": data_url("text/markdown", b"# Notes"), "filename": "notes.md"},
+    }
+
+    client.responses.create(
+        model="openai/gpt-4o",
+        input=[
+            {"type": "function_call", "call_id": "call_1", "name": "read", "arguments": "{}"},
+            {
+                "type": "function_call_output",
+                "call_id": "call_1",
+                "output": [{"type": "input_file", "file_id": notes.id}],
+            },  # type: ignore[list-item]
+        ],
+    )
+    tool = upstream_requests(fake)[-1]["messages"][1]
+    assert tool == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": [{"type": "text", "text": "# Notes"}],
+    }
+    client.files.delete(notes.id)
+
+
 def test_size_limit_and_directory_storage(small: Server) -> None:
     client = small.client()
     files_dir: Path = small.files_dir  # type: ignore[attr-defined]
@@ -178,6 +273,11 @@ def test_another_owners_file_is_not_found(owners: tuple[Server, dict[str, str]])
         with pytest.raises(openai.NotFoundError):
             call(mine.id)
     assert mine.id not in [f.id for f in bob.files.list()]
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.create(
+            model="openai/gpt-4o",
+            input=[{"role": "user", "content": [{"type": "input_file", "file_id": mine.id}]}],  # type: ignore[list-item]
+        )
     assert mine.id in [f.id for f in admin.files.list()]
     assert admin.files.content(mine.id).content == b"alice's"
     assert alice.files.delete(mine.id).deleted is True
