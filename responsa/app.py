@@ -4,6 +4,7 @@ store ──> SqlStore(settings.db_url), migrated on start
 providers ──> OpenAICompatProvider per configured provider, wrapped by RecordingProvider
               unless the recording mode is `live`
 engine ──> Engine(store, registry), used by every route
+files ──> Files(store, files_dir): uploads, read by the routes and by the engine (`file_id`)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from responsa.api import (
     conversations,
     docs,
     embeddings,
+    files,
     handlers,
     models,
     openapi,
@@ -48,6 +50,7 @@ from responsa.engine.background import JobRunner
 from responsa.engine.conversations import TurnLease
 from responsa.engine.run import Engine
 from responsa.errors import ResponsaError
+from responsa.files.storage import Files
 from responsa.observability import access
 from responsa.observability.logs import configure_logging
 from responsa.observability.metrics import process_exited
@@ -206,6 +209,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         tracing = start_tracing(settings.otlp_endpoint)
+        uploads = Files(store, settings.files_dir, settings.file_limit)
         if tracing is not None:
             log.info("tracing: spans go to %s over OTLP/HTTP", settings.otlp_endpoint)
         engine = Engine(
@@ -217,6 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
             outbound=outbound,
             turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),
             tracing=tracing,
+            files=uploads,
         )
         runner = JobRunner(
             engine,
@@ -231,6 +236,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
+        app.state.files = uploads
         app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
         app.bodies = LargeBodies(settings.max_large_bodies, settings.large_body_wait_s)  # type: ignore[attr-defined]
@@ -278,7 +284,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     app.websocket_routes = {"/v1/responses": TestIdMiddleware(websocket.endpoint)}
-    for module in (context, responses, conversations, chat, embeddings, models, docs, metrics_route):
+    for module in (context, responses, conversations, files, chat, embeddings, models, docs, metrics_route):
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

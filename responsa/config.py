@@ -31,6 +31,10 @@ RecordingMode = Literal["live", "record", "replay", "record-if-missing"]
 # model said; "ogx" is the reference server's exact form, for suites recorded against it (SPEC §3).
 Translation = Literal["faithful", "ogx"]
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# Uploads (`POST /v1/files`): in the database a file is one row, read whole to store and to
+# send, so its default is lower than in a directory (OpenAI's own limit is 512 MB).
+DEFAULT_MAX_FILE_BYTES_DB = 64 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES_DIR = 512 * 1024 * 1024
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 # SQLAlchemy URL forms the store runs on (`postgresql://` means asyncpg; SQLite runs on sqlite3).
 DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+asyncpg")
@@ -147,6 +151,11 @@ class Settings(BaseModel):
     # costs ~2.7x its size at the peak); others wait up to `large_body_wait_s`, then get a 429.
     max_large_bodies: int = Field(default=2, ge=1)
     large_body_wait_s: float = Field(default=60.0, ge=0)
+    # Uploaded files (`/v1/files`): their bytes live in the database unless `files_dir` names a
+    # directory (one machine only: other replicas cannot read it). Unset, `max_file_bytes` is
+    # 64 MiB in the database and 512 MiB in a directory.
+    files_dir: Path | None = None
+    max_file_bytes: int | None = Field(default=None, gt=0)
     # The embedded model (provider type llama_cpp): its threads, the longest answer unless a
     # request sets max_output_tokens, and how long a request waits for its turn (then a 429).
     local_threads: int = Field(default=2, ge=1)
@@ -170,6 +179,13 @@ class Settings(BaseModel):
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for log shippers
     # OpenTelemetry: traces go to <endpoint>/v1/traces over OTLP/HTTP; unset, tracing is off.
     otlp_endpoint: str | None = None
+
+    @property
+    def file_limit(self) -> int:
+        """The largest upload accepted, in bytes."""
+        if self.max_file_bytes is not None:
+            return self.max_file_bytes
+        return DEFAULT_MAX_FILE_BYTES_DB if self.files_dir is None else DEFAULT_MAX_FILE_BYTES_DIR
 
     @field_validator("db_url")
     @classmethod
@@ -303,6 +319,8 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
         "RESPONSA_MAX_LARGE_BODIES": "max_large_bodies",
         "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",
+        "RESPONSA_FILES_DIR": "files_dir",
+        "RESPONSA_MAX_FILE_BYTES": "max_file_bytes",
         "RESPONSA_LOCAL_THREADS": "local_threads",
         "RESPONSA_LOCAL_MAX_OUTPUT_TOKENS": "local_max_output_tokens",
         "RESPONSA_LOCAL_QUEUE_WAIT_S": "local_queue_wait_s",

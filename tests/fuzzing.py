@@ -71,7 +71,7 @@ def _failures(exc: BaseException) -> list[Failure]:
 
 def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
     """Path parameters naming objects that exist: a background response (stored, with input
-    items), a conversation with two items, a model. Made afresh for each operation, so one
+    items), a conversation with two items, a model, an uploaded file. Made afresh for each operation, so one
     operation's deletes leave the next its own."""
     response = http.post(
         base_url + "/v1/responses",
@@ -82,7 +82,11 @@ def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
     conversation = http.post(base_url + "/v1/conversations", json={"items": items}, timeout=30).json()
     assert "id" in conversation, conversation
     listed = http.get(f"{base_url}/v1/conversations/{conversation['id']}/items", timeout=30).json()
+    uploaded = http.post(
+        base_url + "/v1/files", data={"purpose": "user_data"}, files={"file": ("a.txt", b"a")}, timeout=30
+    ).json()
     return {
+        "file_id": uploaded["id"],
         "response_id": response["id"],
         "conversation_id": conversation["id"],
         "item_id": listed["data"][0]["id"],

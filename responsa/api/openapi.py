@@ -13,7 +13,8 @@ Each route declares its own contract next to its code, with `operation(...)`:
 * `errors` lists the statuses the route itself can return; `document` adds the guard's
   (`auth/guard.py`) to every route: 400 (a bad Host header), 401 (authentication on; not
   `/v1/health`) and, for POST routes, 415 (a body that is not JSON). Every error has the
-  OpenAI envelope, `ErrorResponse`.
+  OpenAI envelope, `ErrorResponse`. Bodies are JSON, but for the one upload route
+  (`POST /v1/files`, multipart/form-data: `form`).
 
 `document(app)` builds FastAPI's document once and finishes it: FastAPI adds a 422 with its
 own validation-error schema to every route with parameters, which this server never sends
@@ -28,7 +29,8 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from openai.types import Model
+from openai.types import FileDeleted, Model
+from openai.types import FileObject as SdkFileObject
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.conversations import (
     Conversation,
@@ -46,6 +48,7 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_input_item import Message as InputMessage
 from pydantic import BaseModel, ConfigDict, TypeAdapter
+from starlette.responses import Response as StarletteResponse
 
 from responsa.auth.guard import BODY_METHODS, OPEN_PATHS
 from responsa.engine.conversations import CONVERSATION_ID
@@ -59,6 +62,7 @@ from responsa.engine.request import (
     InputTokensRequest,
     UpdateConversationRequest,
 )
+from responsa.files.storage import EXPIRY_RANGE_S, PURPOSES
 
 Status = int | Literal["4XX"]
 
@@ -153,6 +157,49 @@ class EmbeddingList(BaseModel):
     usage: EmbeddingUsage
 
 
+class FileObject(SdkFileObject):
+    """The SDK's `FileObject`, with every purpose an upload may have: its type lacks `evals`."""
+
+    purpose: Literal[  # type: ignore[assignment]
+        "assistants",
+        "assistants_output",
+        "batch",
+        "batch_output",
+        "fine-tune",
+        "fine-tune-results",
+        "vision",
+        "user_data",
+        "evals",
+    ]
+
+
+class FileList(BaseModel):
+    """`GET /v1/files`: a cursor page of files."""
+
+    object: Literal["list"]
+    data: list[FileObject]
+    first_id: str
+    last_id: str
+    has_more: bool
+
+
+# `POST /v1/files`: the multipart form the SDK sends (`expires_after` flattened to two fields).
+FILE_UPLOAD: dict[str, Any] = {
+    "type": "object",
+    "required": ["file", "purpose"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "The file, with its file name."},
+        "purpose": {"type": "string", "enum": list(PURPOSES)},
+        "expires_after[anchor]": {"type": "string", "enum": ["created_at"]},
+        "expires_after[seconds]": {
+            "type": "integer",
+            "minimum": EXPIRY_RANGE_S[0],
+            "maximum": EXPIRY_RANGE_S[1],
+        },
+    },
+}
+BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
 # Every schema the document names, by component name.
 SCHEMAS: dict[str, Any] = {
     "ErrorResponse": ErrorResponse,
@@ -182,15 +229,20 @@ SCHEMAS: dict[str, Any] = {
     "ModelList": ModelList,
     "ProviderList": ProviderList,
     "Health": Health,
+    "FileObject": FileObject,
+    "FileList": FileList,
+    "FileDeleted": FileDeleted,
 }
 
 ERRORS: dict[Status, str] = {
     400: "Invalid request: a bad parameter, body, header or id (OpenAI's invalid_request_error).",
     401: "Authentication is on and the request carries no valid API key or JWT.",
-    403: "The upstream refused the request (its own error, passed through).",
     404: "Not found: the object (or, for an upstream call, the model) does not exist for this caller.",
     409: "Conflict with the object's state.",
-    413: "The request body, or its decoded form, is larger than the limit (RESPONSA_MAX_BODY_BYTES).",
+    403: "The upstream refused the request (its own error, passed through), or an upload came from a "
+    "web page whose origin is not allowed.",
+    413: "The request body, or its decoded form, is larger than the limit (RESPONSA_MAX_BODY_BYTES; "
+    "for an upload, RESPONSA_MAX_FILE_BYTES).",
     415: "A request body that is not `Content-Type: application/json`.",
     424: "A tool server (MCP) the request names could not be used.",
     429: "Too many requests: a per-owner limit, or the upstream's rate limit (with Retry-After).",
@@ -234,16 +286,18 @@ def _event_stream(events: tuple[str, ...]) -> dict[str, Any]:
 
 def operation(
     *,
-    ok: str,
+    ok: str | None,
     body: type[BaseModel] | None = None,
+    form: dict[str, Any] | None = None,
     errors: Iterable[Status] = (),
     stream: tuple[str, ...] = (),
     headers: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator: its body, success schema, the schemas of its
     stream's events (when it streams) and the error statuses the route itself can return
-    (`document` adds the guard's)."""
-    content: dict[str, Any] = {"application/json": {"schema": ref(ok)}}
+    (`document` adds the guard's). `ok=None` is a route that answers bytes of any type; `form`
+    is the schema of a multipart/form-data body."""
+    content: dict[str, Any] = {"application/json": {"schema": ref(ok)}} if ok is not None else dict(BINARY)
     if stream:
         content["text/event-stream"] = {"schema": _event_stream(stream)}
     responses: dict[int | str, Any] = {200: {"description": "Success.", "content": content}}
@@ -254,7 +308,12 @@ def operation(
     if body is not None:
         schema = ref(body.__name__)
         extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
-    return {"responses": responses, "openapi_extra": extra}
+    if form is not None:
+        extra["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+    kwargs: dict[str, Any] = {"responses": responses, "openapi_extra": extra}
+    if ok is None:  # no JSON default beside the bytes
+        kwargs["response_class"] = StarletteResponse
+    return kwargs
 
 
 def _guard_errors(path: str, method: str) -> list[Status]:

@@ -3,7 +3,9 @@
 1. its `Host` header names this server (`trusted_hosts`; default the bound host, localhost,
    127.0.0.1 and ::1), so a web page cannot reach a local server through DNS rebinding;
 2. a request with a body says `Content-Type: application/json` (a browser's cross-site "simple"
-   request is `text/plain` or form-encoded, and is refused before it does anything);
+   request is `text/plain` or form-encoded, and is refused before it does anything); only an
+   upload (`POST /v1/files`) is `multipart/form-data`, and as a web page could send that one
+   across sites, one with an `Origin` header is refused (403) unless the origin is allowed;
 3. with authentication on, it carries `Authorization: Bearer <key or JWT>`: an API key (`rsk-`,
    looked up by hash, so a revoked key fails at once on every replica) or a JWT (`oidc.py`).
    `/v1/health` needs none. With authentication off, everyone is the `OPEN` principal.
@@ -42,6 +44,7 @@ OPEN_PATHS = frozenset(
 )
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+UPLOAD_PATHS = frozenset({"/v1/files"})  # the routes that take multipart/form-data
 
 
 async def authentication_on(settings: Settings, store: Store) -> bool:
@@ -89,8 +92,8 @@ class Guard:
         headers = dict(scope["headers"])
         self._check_host(headers.get(b"host", b"").decode("latin-1"))
         method = scope.get("method", "GET")  # a WebSocket handshake is a GET
-        if method in BODY_METHODS:
-            self._check_body_type(headers)
+        if method in BODY_METHODS and self._check_body_type(headers, scope["path"]):
+            self._check_origin(headers.get(b"origin"), "Uploads")
         if scope["type"] == "websocket":
             self._check_origin(headers.get(b"origin"))
         # A CORS preflight carries no credentials; the CORS middleware answers it (when on).
@@ -108,26 +111,30 @@ class Guard:
                 code="invalid_host",
             )
 
-    def _check_origin(self, origin: bytes | None) -> None:
+    def _check_origin(self, origin: bytes | None, what: str = "WebSocket connections") -> None:
         if origin is None or "*" in self.origins or origin.decode("latin-1") in self.origins:
             return
         raise Forbidden(
-            f"WebSocket connections from the web page origin {origin.decode('latin-1')!r} are not "
+            f"{what} from the web page origin {origin.decode('latin-1')!r} are not "
             "allowed (setting cors_allow_origins).",
             code="origin_not_allowed",
         )
 
     @staticmethod
-    def _check_body_type(headers: dict[bytes, bytes]) -> None:
+    def _check_body_type(headers: dict[bytes, bytes], path: str) -> bool:
+        """Whether the body is an upload (multipart); a body of any other type is refused (415)."""
         has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
         if not has_body:
-            return
+            return False
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if kind == b"multipart/form-data" and path in UPLOAD_PATHS:
+            return True
         if kind != b"application/json":
             raise UnsupportedMediaType(
                 "Request bodies must be JSON (Content-Type: application/json), "
                 f"not {kind.decode() or 'untyped'}."
             )
+        return False
 
     async def _authenticate(self, authorization: str) -> Principal:
         scheme, _, token = authorization.partition(" ")

@@ -30,6 +30,8 @@ from responsa.engine.request import CompactRequest, CreateResponseRequest
 from responsa.engine.response import UsageTotals
 from responsa.engine.tokens import count_input_tokens
 from responsa.errors import InvalidRequest
+from responsa.files import parts as file_parts
+from responsa.files.storage import Files
 from responsa.providers.registry import ResolvedModel
 from responsa.types import ChatMessages, EventStream, Item
 
@@ -131,8 +133,11 @@ async def summarize(
     faithful: bool,
     prompt_cache_key: str | None,
     usage: UsageTotals,
+    files: Files,
+    owner: str | None,
 ) -> str:
-    """The model's hand-off summary of `old` (one non-streaming call); its usage is added."""
+    """The model's hand-off summary of `old` (one non-streaming call; uploaded files it refers
+    to are read in, as for any upstream call); its usage is added."""
     prompt = PROMPT if faithful else PEER_PROMPT
     if instructions:
         prompt = f"{instructions}\n\n{prompt}"
@@ -143,6 +148,8 @@ async def summarize(
     }
     if prompt_cache_key:
         request["prompt_cache_key"] = prompt_cache_key
+    if file_parts.referenced(request["messages"]):
+        request["messages"] = await file_parts.resolve(request["messages"], files, owner)
     completion = await model.provider.complete_chat(request)
     if completion.usage is not None:
         usage.add(completion.usage.model_dump())
@@ -181,7 +188,14 @@ async def compact(engine: Engine, body: CompactRequest, principal: Principal) ->
         )
     usage = UsageTotals()
     summary = await summarize(
-        run.model, run.history, body.instructions, engine.faithful, body.prompt_cache_key, usage
+        run.model,
+        run.history,
+        body.instructions,
+        engine.faithful,
+        body.prompt_cache_key,
+        usage,
+        engine.files,
+        run.principal.scope,
     )
     response_id = run.response["id"]
     made = item.make_item(summary, response_id, engine.sealer, engine.faithful)
@@ -230,6 +244,8 @@ async def in_response(run: PreparedRun, state: RunState, engine: Engine) -> Even
         engine.faithful,
         run.request.prompt_cache_key,
         state.usage,
+        engine.files,
+        run.principal.scope,
     )
     made = item.make_item(summary, response["id"], engine.sealer, engine.faithful)
     index = len(response["output"])

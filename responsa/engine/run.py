@@ -38,6 +38,8 @@ from responsa.engine.response import UsageTotals, new_response
 from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
 from responsa.engine.tools import ToolOptions, ToolSet
 from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
+from responsa.files import parts as file_parts
+from responsa.files.storage import Files, not_found
 from responsa.observability.watch import ResponseWatch
 from responsa.outbound import OutboundPolicy, OutboundRefused
 from responsa.providers.registry import ModelRegistry, ResolvedModel
@@ -117,8 +119,10 @@ class Engine:
         outbound: OutboundPolicy | None = None,
         turn_lease: conversations.TurnLease | None = None,
         tracing: Tracing | None = None,
+        files: Files | None = None,
     ) -> None:
         self.tracing = tracing
+        self.files = files or Files(store)
         self.outbound = outbound
         self.turn_lease = turn_lease or conversations.TurnLease()
         self.store = store
@@ -206,6 +210,7 @@ class Engine:
         else:
             past = list(previous.messages) if previous is not None else None
             chat_history = (past or []) + translate.to_chat_messages(req.input, past, options=chat_options)
+        await self._check_files(req.input, chat_history, scope)
         system: ChatMessages = [{"role": "system", "content": req.instructions}] if req.instructions else []
         if not system and not chat_history and not allow_empty:
             raise InvalidRequest("Invalid value for 'input': there is nothing to respond to.", param="input")
@@ -236,6 +241,28 @@ class Engine:
             principal=principal,
             compaction=compaction.plan(req),
         )
+
+    async def _check_files(self, input: str | list[Item], messages: ChatMessages, scope: str | None) -> None:
+        """Every uploaded file the messages refer to is the caller's and still there: one named
+        in this request's input is a 404 naming its parameter; one only earlier turns name
+        (deleted since) is a 400. The bytes are read later, for each upstream call."""
+        wanted = file_parts.referenced(messages)
+        if not wanted:
+            return
+        found = await self.files.find(wanted, scope)
+        named = file_parts.input_file_ids(input)
+        for file_id in wanted:
+            if file_id not in found:
+                if file_id in named:
+                    raise not_found(file_id, named[file_id])
+                raise file_parts.missing_file(file_id)
+
+    async def _upstream_request(self, run: PreparedRun) -> ChatRequest:
+        """The request as the upstream gets it: file references replaced by the files' bytes."""
+        messages = run.chat.get("messages") or []
+        if not file_parts.referenced(messages):
+            return run.chat
+        return {**run.chat, "messages": await file_parts.resolve(messages, self.files, run.principal.scope)}
 
     async def stream(
         self, run: PreparedRun, start: int = 0, opening: list[Event] | None = None, index_offset: int = 0
@@ -417,9 +444,10 @@ class Engine:
 
     async def _call_model(self, run: PreparedRun, state: RunState, call: ModelCall) -> EventStream:
         provider = run.model.provider
+        chat = await self._upstream_request(run)
         try:
-            with state.watch.upstream(provider.name, run.chat, state.usage) as upstream:
-                async with aclosing(provider.stream_chat(run.chat)) as chunks:
+            with state.watch.upstream(provider.name, chat, state.usage) as upstream:
+                async with aclosing(provider.stream_chat(chat)) as chunks:
                     async for chunk in chunks:
                         if upstream.waiting:
                             upstream.chunk(chunk)

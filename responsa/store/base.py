@@ -12,7 +12,7 @@ so replicas on one PostgreSQL serialize them too.
 Implementations raise nothing for missing rows: lookups return None and deletes return False;
 the engine decides which error the client sees.
 
-Ownership: responses and conversations carry an `owner` (their items, events and jobs follow
+Ownership: responses, conversations and files carry an `owner` (their items, events and jobs follow
 them). Every lookup takes `owner`: a row of another owner is "missing" (so the client sees a
 404, never whether it exists); `owner=None` means any owner (admin keys).
 """
@@ -94,6 +94,26 @@ class IdempotencyRecord:
 @dataclass(slots=True)
 class Page:
     rows: list[StoredResponse]
+    has_more: bool
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """An uploaded file's metadata (`/v1/files`); its bytes are read apart (`file_data`)."""
+
+    id: str
+    created_at: int
+    filename: str
+    purpose: str
+    bytes: int
+    content_type: str
+    expires_at: int | None = None
+    owner: str = ""
+
+
+@dataclass(slots=True)
+class FilePage:
+    rows: list[StoredFile]
     has_more: bool
 
 
@@ -296,3 +316,30 @@ class Store(ABC):
     @abstractmethod
     async def has_api_keys(self) -> bool:
         """Whether any key that is not revoked exists."""
+
+    # Files (an expired file is missing, as a deleted one is)
+
+    @abstractmethod
+    async def save_file(self, file: StoredFile, data: bytes | None) -> None:
+        """Store a file's metadata and, unless its bytes live elsewhere (None), its bytes."""
+
+    @abstractmethod
+    async def get_file(self, file_id: str, owner: str | None = None) -> StoredFile | None: ...
+
+    @abstractmethod
+    async def find_files(self, file_ids: list[str], owner: str | None = None) -> dict[str, StoredFile]:
+        """The files with these ids; ids of no file (for this owner) are left out."""
+
+    @abstractmethod
+    async def file_data(self, file_id: str) -> bytes | None:
+        """A file's bytes kept in the database, or None (no such file, or kept elsewhere)."""
+
+    @abstractmethod
+    async def list_files(
+        self, *, after: str | None, limit: int, order: Order, purpose: str | None, owner: str | None = None
+    ) -> FilePage | None:
+        """A page of files; None when the `after` cursor names no file of this owner."""
+
+    @abstractmethod
+    async def delete_file(self, file_id: str, owner: str | None = None) -> bool:
+        """Delete a file's metadata and its bytes in the database, at once and for good."""

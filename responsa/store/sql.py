@@ -20,6 +20,7 @@ from responsa import ids
 from responsa.store.base import Order, Page, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
 from responsa.store.database import Database
+from responsa.store.files import SqlFiles
 from responsa.store.idempotency import SqlIdempotency
 from responsa.store.jobs import SqlJobs
 from responsa.store.keys import SqlKeys
@@ -80,7 +81,7 @@ def _row_to_stored(row: Any) -> StoredResponse:
     )
 
 
-class SqlStore(SqlConversations, SqlJobs, SqlIdempotency, SqlKeys, Store):
+class SqlStore(SqlConversations, SqlFiles, SqlJobs, SqlIdempotency, SqlKeys, Store):
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self._upsert_statement: Any = None

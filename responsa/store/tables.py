@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -138,4 +139,29 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+)
+
+# Uploaded files (`/v1/files`): the metadata here, the bytes in `file_contents` (or, with
+# `files_dir`, in that directory: then no content row). Deleting a file removes both.
+files = Table(
+    "files",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("id", String(80), nullable=False, unique=True),
+    Column("owner", String(120), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("filename", Text, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Index("ix_files_owner_created", "owner", "created_at", "pk"),
+    Index("ix_files_created", "created_at", "pk"),
+)
+
+file_contents = Table(
+    "file_contents",
+    metadata,
+    Column("file_id", String(80), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("data", LargeBinary, nullable=False),  # bytea on PostgreSQL, BLOB on SQLite
 )

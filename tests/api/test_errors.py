@@ -104,9 +104,9 @@ OK = {"model": "openai/gpt-4o", "input": "hi"}
             "not supported",
         ),
         (
-            {**OK, "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]},
+            {**OK, "input": [{"role": "user", "content": [{"type": "input_file", "file_id": 7}]}]},
             "input[0].content[0].file_id",
-            "files api",
+            "expected a string",
         ),
         (
             {**OK, "input": [{"role": "user", "content": [{"type": "input_text"}]}]},

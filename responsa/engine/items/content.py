@@ -1,5 +1,8 @@
 """Content parts: Responses input parts into Chat Completions parts, keeping the shape they came
-in (a string stays a string, a list stays a list: replay depends on it byte for byte)."""
+in (a string stays a string, a list stays a list: replay depends on it byte for byte).
+
+A part naming an uploaded file (`file_id`) becomes a reference (`files/parts.py`), which is
+swapped for the file's content just before the upstream call."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import mimetypes
 from typing import Any
 
 from responsa.errors import InvalidRequest
+from responsa.files import parts as file_parts
 from responsa.types import ChatMessages
 
 
@@ -32,16 +36,17 @@ def _file_part(part: dict[str, Any], where: str) -> dict[str, Any]:
         raise InvalidRequest(
             f"Invalid type for '{where}.filename': expected a string.", param=f"{where}.filename"
         )
+    file_id = part.get("file_id")
+    if file_id is not None and not (isinstance(file_id, str) and file_id):
+        raise InvalidRequest(
+            f"Invalid type for '{where}.file_id': expected a string.", param=f"{where}.file_id"
+        )
+    if file_id:  # SPEC §1.3.2: an uploaded file wins over data given inline
+        return file_parts.file_ref(file_id, filename)
     if isinstance(part.get("file_data"), str):
         data = _data_url(part["file_data"], filename)
     elif isinstance(part.get("file_url"), str):
         data = part["file_url"]
-    elif part.get("file_id"):
-        raise InvalidRequest(
-            f"'{where}.file_id' needs the Files API, which this server does not offer; "
-            "send the file as 'file_data' or 'file_url'.",
-            param=f"{where}.file_id",
-        )
     else:
         raise InvalidRequest(f"Missing required parameter: '{where}.file_data'.", param=f"{where}.file_data")
     file: dict[str, Any] = {"file_data": data}
@@ -67,12 +72,9 @@ def chat_part(part: Any, where: str, role: str = "user") -> dict[str, Any]:
         url = part.get("image_url")
         if isinstance(url, str) and url:
             return {"type": "image_url", "image_url": {"url": url, "detail": part.get("detail") or "auto"}}
-        if part.get("file_id"):
-            raise InvalidRequest(
-                f"'{where}.file_id' needs the Files API, which this server does not offer; "
-                "send the image as 'image_url' (a URL or a base64 data URL).",
-                param=f"{where}.file_id",
-            )
+        file_id = part.get("file_id")
+        if isinstance(file_id, str) and file_id:
+            return file_parts.image_ref(file_id, part.get("detail") or "auto")
         raise InvalidRequest(f"Missing required parameter: '{where}.image_url'.", param=f"{where}.image_url")
     if kind == "input_file":
         return _file_part(part, where)
@@ -114,6 +116,8 @@ def tool_output_messages(call_id: str, output: Any, where: str) -> ChatMessages:
         chat = chat_part(part, f"{where}.output[{i}]")
         if chat["type"] == "image_url":
             images.append(chat)
+        elif chat["type"] == "file" and "file_id" in chat["file"]:
+            texts.append(chat)  # becomes text once the file is read (`files/parts.resolve`)
         elif chat["type"] == "file":
             texts.append({"type": "text", "text": _file_text(chat["file"]["file_data"])})
         else:
