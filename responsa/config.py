@@ -299,7 +299,7 @@ def local_embedder_available() -> bool:
 
 def local_model_available() -> bool:
     """The embedded default: llama-cpp-python and the SmolLM2 weights are installed."""
-    from responsa.providers.llama_cpp import default_model_path, runtime_available
+    from responsa.providers.embedded_files import default_model_path, runtime_available
 
     return runtime_available() and default_model_path() is not None
 

@@ -101,7 +101,7 @@ def _access(folder: Path) -> bool:
 
 def _check_provider(name: str, config: Any) -> tuple[bool, str]:
     if config.type == "llama_cpp":
-        from responsa.providers.llama_cpp import default_model_path, runtime_available
+        from responsa.providers.embedded_files import default_model_path, runtime_available
 
         if not runtime_available():
             return False, f"provider {name}: llama-cpp-python is not installed (bash scripts/setup.sh)"

