@@ -16,6 +16,11 @@ output yet, the stream simply goes on; if it had, a `responsa:response.restarted
 readers to drop that output, and the new attempt's items take output indices after the old ones
 (`events.restarted`), so a reader, the SDK's stream helpers included, folds the stream into
 exactly the final response.
+
+Other kinds of job (`Job.kind`, e.g. `ingest`: a file read into a vector store) run the same
+way through a `Task` registered for their kind: claimed with a lease, renewed while they run,
+taken over from a dead replica (from the start), cancelled on request, failed after
+`max_attempts`.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import socket
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from responsa.auth.principal import Principal, current_principal
 from responsa.batches import ready_batches
@@ -111,6 +116,16 @@ def _closing(stored: list[tuple[int, Event]]) -> list[Event]:
     ]
 
 
+class Task(Protocol):
+    """A job kind other than responses: `run` does the work (cancelled when the job's
+    cancellation is requested); `fail` records that it could not (it raised, or its workers kept
+    dying)."""
+
+    async def run(self, job: Job) -> None: ...
+
+    async def fail(self, job: Job, message: str) -> None: ...
+
+
 class JobRunner:
     def __init__(
         self,
@@ -132,7 +147,12 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running: dict[str, tuple[PreparedRun, asyncio.Task[None]]] = {}
+        self._other: dict[str, asyncio.Task[None]] = {}  # running jobs of other kinds
+        self._kinds: dict[str, Task] = {}
         self._stopping = False
+
+    def register(self, kind: str, task: Task) -> None:
+        self._kinds[kind] = task
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -157,6 +177,11 @@ class JobRunner:
                 await task
             await self.store.release_job(response_id, self.owner)
             log.info("released background response %s for another worker", response_id)
+        for key, other in list(self._other.items()):
+            other.cancel()
+            with contextlib.suppress(BaseException):
+                await other
+            await self.store.release_job(key, self.owner)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -192,6 +217,9 @@ class JobRunner:
             await asyncio.sleep(min(SWEEP_S, max(self.retention_s / 2, IDLE_POLL_S)))
 
     async def _run(self, job: Job) -> None:
+        if job.kind != "response":
+            await self._run_task(job)
+            return
         stored = await self.store.get_response(job.response_id)
         if stored is None:  # deleted while queued
             await self.store.finish_job(job.response_id, self.owner)
@@ -227,6 +255,45 @@ class JobRunner:
             self._running.pop(job.response_id, None)
         if run.on_abort != "abandon":
             await self.store.finish_job(job.response_id, self.owner)
+
+    async def _run_task(self, job: Job) -> None:
+        """A job of another kind, under its lease; settled as failed if it raises or kept dying."""
+        task = self._kinds.get(job.kind)
+        if task is None:
+            log.error("no worker for background jobs of kind %r (%s)", job.kind, job.response_id)
+            return  # its lease lapses: a replica that knows the kind takes it
+        key = job.response_id
+        if job.attempts > self.max_attempts:
+            tries = job.attempts - 1
+            await task.fail(job, f"The job was started {tries} times and its worker stopped each time.")
+            await self.store.finish_job(key, self.owner)
+            return
+        work = asyncio.get_running_loop().create_task(task.run(job))
+        self._other[key] = work
+        heartbeat = asyncio.get_running_loop().create_task(self._keep_lease(key, work))
+        abandoned = False
+        try:
+            await work
+        except asyncio.CancelledError:
+            abandoned = heartbeat.done() and heartbeat.result() == "lost"
+            if self._stopping:
+                raise
+        except Exception as exc:
+            log.exception("background job %s failed", key)
+            await task.fail(job, f"The job failed: {type(exc).__name__}.")
+        finally:
+            heartbeat.cancel()
+            self._other.pop(key, None)
+        if not abandoned:
+            await self.store.finish_job(key, self.owner)
+
+    async def _keep_lease(self, key: str, work: asyncio.Task[None]) -> str:
+        while True:
+            await asyncio.sleep(min(self.lease_s / 3, 1.0))
+            state = await self.store.renew_job(key, self.owner, self.lease_s)
+            if state is None or state:
+                work.cancel()
+                return "lost" if state is None else "cancelled"
 
     async def _give_up(self, job: Job, stored: StoredResponse) -> None:
         """A job whose workers kept dying: failed, with a last event so its readers stop too."""

@@ -78,6 +78,7 @@ class Job:
     request: dict[str, Any]
     context: dict[str, Any]
     attempts: int = 0
+    kind: str = "response"  # or "ingest": `response_id` is then the ingest job's key
 
 
 @dataclass(slots=True)

@@ -93,12 +93,13 @@ class SqlJobs:
             update(background_jobs)
             .where(c.response_id == pick.scalar_subquery(), free)
             .values(owner=owner, lease_expires_at=now + lease_s, state="running", attempts=c.attempts + 1)
-            .returning(c.response_id, c.request, c.context, c.attempts)
+            .returning(c.response_id, c.request, c.context, c.attempts, c.kind)
         )
         row = await self.db.write(lambda conn: conn.execute(statement).first())
         if row is None:
             return None
-        return Job(row.response_id, orjson.loads(row.request), orjson.loads(row.context), row.attempts)
+        request, context = orjson.loads(row.request), orjson.loads(row.context)
+        return Job(row.response_id, request, context, row.attempts, row.kind)
 
     async def renew_job(self, response_id: str, owner: str, lease_s: float) -> bool | None:
         c = background_jobs.c

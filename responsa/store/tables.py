@@ -103,6 +103,9 @@ background_jobs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("finished_at", Float),  # the row is removed `job_retention_s` after this
+    # `response` (response_id is the response's id) or `ingest` (a file to read into a vector
+    # store; response_id is then the job's key, `vectors.ingest.job_key`)
+    Column("kind", String(16), nullable=False, server_default="response"),
     Index("ix_background_jobs_state", "state", "created_at"),
 )
 
@@ -164,4 +167,61 @@ file_contents = Table(
     metadata,
     Column("file_id", String(80), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
     Column("data", LargeBinary, nullable=False),  # bytea on PostgreSQL, BLOB on SQLite
+)
+
+# Vector stores (`/v1/vector_stores`). `version` goes up with every change to what a search
+# sees (chunks, attributes), so a process's cached vectors know when they are stale.
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("id", String(80), nullable=False, unique=True),
+    Column("owner", String(120), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("expires_after", Text),
+    Column("expires_at", BigInteger),
+    Column("last_active_at", BigInteger),
+    Column("embedding_model", String(256), nullable=False),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    Index("ix_vector_stores_owner_created", "owner", "created_at", "pk"),
+)
+
+vector_store_batches = Table(
+    "vector_store_batches",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("vector_store_id", String(80), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("cancelled", Boolean, nullable=False, server_default="0"),
+)
+
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("vector_store_id", String(80), nullable=False),
+    Column("file_id", String(80), nullable=False),
+    Column("batch_id", String(80)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # in_progress | completed | failed | cancelled
+    Column("last_error", Text),  # {"code", "message"} as JSON
+    Column("attributes", Text, nullable=False),
+    Column("chunking", Text, nullable=False),  # the resolved chunking strategy, as JSON
+    Column("usage_bytes", BigInteger, nullable=False, server_default="0"),
+    UniqueConstraint("vector_store_id", "file_id", name="uq_vector_store_files"),
+    Index("ix_vector_store_files_batch", "batch_id"),
+)
+
+vector_store_chunks = Table(
+    "vector_store_chunks",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("vector_store_id", String(80), nullable=False),
+    Column("file_id", String(80), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian
+    Index("ix_vector_store_chunks_file", "vector_store_id", "file_id", "position"),
 )
