@@ -34,6 +34,7 @@ from responsa.store.tables import (
     responses,
     server_keys,
 )
+from responsa.store.vector_stores import SqlVectorStores
 from responsa.types import Item
 
 log = logging.getLogger("responsa.store")
@@ -81,7 +82,7 @@ def _row_to_stored(row: Any) -> StoredResponse:
     )
 
 
-class SqlStore(SqlConversations, SqlFiles, SqlJobs, SqlIdempotency, SqlKeys, Store):
+class SqlStore(SqlConversations, SqlFiles, SqlJobs, SqlIdempotency, SqlKeys, SqlVectorStores, Store):
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self._upsert_statement: Any = None
