@@ -156,6 +156,8 @@ class Settings(BaseModel):
     # 64 MiB in the database and 512 MiB in a directory.
     files_dir: Path | None = None
     max_file_bytes: int | None = Field(default=None, gt=0)
+    # The embedding model new vector stores embed their chunks (and queries) with.
+    vector_store_embedding_model: str = "local/all-minilm-l6-v2"
     # The embedded model (provider type llama_cpp): its threads, the longest answer unless a
     # request sets max_output_tokens, and how long a request waits for its turn (then a 429).
     local_threads: int = Field(default=2, ge=1)
@@ -321,6 +323,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",
         "RESPONSA_FILES_DIR": "files_dir",
         "RESPONSA_MAX_FILE_BYTES": "max_file_bytes",
+        "RESPONSA_VECTOR_STORE_EMBEDDING_MODEL": "vector_store_embedding_model",
         "RESPONSA_LOCAL_THREADS": "local_threads",
         "RESPONSA_LOCAL_MAX_OUTPUT_TOKENS": "local_max_output_tokens",
         "RESPONSA_LOCAL_QUEUE_WAIT_S": "local_queue_wait_s",
