@@ -35,6 +35,7 @@ from responsa.api import (
     models,
     openapi,
     responses,
+    vector_stores,
     websocket,
 )
 from responsa.api import metrics as metrics_route
@@ -61,6 +62,9 @@ from responsa.recording.index import RecordingIndex
 from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
 from responsa.store.sql import SqlStore
 from responsa.tools.web_search import SearchProvider, TavilySearch
+from responsa.vector_stores.ingest import KIND as INGEST
+from responsa.vector_stores.ingest import Ingestor
+from responsa.vector_stores.service import VectorStores
 
 log = logging.getLogger("responsa")
 
@@ -231,8 +235,11 @@ def create_app(settings: Settings) -> FastAPI:
             max_attempts=settings.job_max_attempts,
             retention_s=settings.job_retention_s,
         )
+        vector_service = VectorStores(store, uploads, registry, runner, settings.vector_store_embedding_model)
+        runner.register(INGEST, Ingestor(store, uploads, registry))
         await runner.start()
         app.state.runner = runner
+        app.state.vector_stores = vector_service
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
@@ -284,7 +291,19 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     app.websocket_routes = {"/v1/responses": TestIdMiddleware(websocket.endpoint)}
-    for module in (context, responses, conversations, files, chat, embeddings, models, docs, metrics_route):
+    routers = (
+        context,
+        responses,
+        conversations,
+        files,
+        vector_stores,
+        chat,
+        embeddings,
+        models,
+        docs,
+        metrics_route,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

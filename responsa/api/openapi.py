@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from openai.types import FileDeleted, Model
+from openai.types import FileDeleted, Model, VectorStore, VectorStoreDeleted, VectorStoreSearchResponse
 from openai.types import FileObject as SdkFileObject
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.conversations import (
@@ -47,6 +47,12 @@ from openai.types.responses import (
     ResponseUsage,
 )
 from openai.types.responses.response_input_item import Message as InputMessage
+from openai.types.vector_stores import (
+    FileContentResponse,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileDeleted,
+)
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from starlette.responses import Response as StarletteResponse
 
@@ -63,6 +69,14 @@ from responsa.engine.request import (
     UpdateConversationRequest,
 )
 from responsa.files.storage import EXPIRY_RANGE_S, PURPOSES
+from responsa.vector_stores.requests import (
+    CreateFileBatchRequest,
+    CreateVectorStoreFileRequest,
+    CreateVectorStoreRequest,
+    SearchVectorStoreRequest,
+    UpdateVectorStoreFileRequest,
+    UpdateVectorStoreRequest,
+)
 
 Status = int | Literal["4XX"]
 
@@ -183,6 +197,37 @@ class FileList(BaseModel):
     has_more: bool
 
 
+class VectorStoreList(BaseModel):
+    object: Literal["list"]
+    data: list[VectorStore]
+    first_id: str
+    last_id: str
+    has_more: bool
+
+
+class VectorStoreFileList(BaseModel):
+    object: Literal["list"]
+    data: list[VectorStoreFile]
+    first_id: str
+    last_id: str
+    has_more: bool
+
+
+class VectorStoreSearchResultsPage(BaseModel):
+    object: Literal["vector_store.search_results.page"]
+    search_query: list[str]
+    data: list[VectorStoreSearchResponse]
+    has_more: bool
+    next_page: str | None
+
+
+class VectorStoreFileContentPage(BaseModel):
+    object: Literal["vector_store.file_content.page"]
+    data: list[FileContentResponse]
+    has_more: bool
+    next_page: str | None
+
+
 # `POST /v1/files`: the multipart form the SDK sends (`expires_after` flattened to two fields).
 FILE_UPLOAD: dict[str, Any] = {
     "type": "object",
@@ -232,6 +277,21 @@ SCHEMAS: dict[str, Any] = {
     "FileObject": FileObject,
     "FileList": FileList,
     "FileDeleted": FileDeleted,
+    "CreateVectorStoreRequest": CreateVectorStoreRequest,
+    "UpdateVectorStoreRequest": UpdateVectorStoreRequest,
+    "CreateVectorStoreFileRequest": CreateVectorStoreFileRequest,
+    "UpdateVectorStoreFileRequest": UpdateVectorStoreFileRequest,
+    "CreateFileBatchRequest": CreateFileBatchRequest,
+    "SearchVectorStoreRequest": SearchVectorStoreRequest,
+    "VectorStore": VectorStore,
+    "VectorStoreList": VectorStoreList,
+    "VectorStoreDeleted": VectorStoreDeleted,
+    "VectorStoreFile": VectorStoreFile,
+    "VectorStoreFileList": VectorStoreFileList,
+    "VectorStoreFileDeleted": VectorStoreFileDeleted,
+    "VectorStoreFileBatch": VectorStoreFileBatch,
+    "VectorStoreSearchResultsPage": VectorStoreSearchResultsPage,
+    "VectorStoreFileContentPage": VectorStoreFileContentPage,
 }
 
 ERRORS: dict[Status, str] = {
