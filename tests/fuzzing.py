@@ -71,7 +71,7 @@ def _failures(exc: BaseException) -> list[Failure]:
 
 def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
     """Path parameters naming objects that exist: a background response (stored, with input
-    items), a conversation with two items, a model, an uploaded file. Made afresh for each operation, so one
+    items), a conversation with two items, a model, an uploaded file in a vector store (by a batch). Made afresh for each operation, so one
     operation's deletes leave the next its own."""
     response = http.post(
         base_url + "/v1/responses",
@@ -85,7 +85,15 @@ def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
     uploaded = http.post(
         base_url + "/v1/files", data={"purpose": "user_data"}, files={"file": ("a.txt", b"a")}, timeout=30
     ).json()
+    store = http.post(base_url + "/v1/vector_stores", json={"name": "fuzz"}, timeout=30).json()
+    batch = http.post(
+        f"{base_url}/v1/vector_stores/{store['id']}/file_batches",
+        json={"file_ids": [uploaded["id"]]},
+        timeout=30,
+    ).json()
     return {
+        "vector_store_id": store["id"],
+        "batch_id": batch["id"],
         "file_id": uploaded["id"],
         "response_id": response["id"],
         "conversation_id": conversation["id"],

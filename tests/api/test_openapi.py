@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from responsa.engine import request as models
+from responsa.vector_stores import requests as vector_store_models
 from tests.support import HTTP, Server
 
 
@@ -38,6 +39,12 @@ BODIES = {
     ("POST", "/v1/responses/compact"): "CompactRequest",
     ("POST", "/v1/responses/input_tokens"): "InputTokensRequest",
     ("POST", "/v1/embeddings"): "CreateEmbeddingRequest",
+    ("POST", "/v1/vector_stores"): "CreateVectorStoreRequest",
+    ("POST", "/v1/vector_stores/{vector_store_id}"): "UpdateVectorStoreRequest",
+    ("POST", "/v1/vector_stores/{vector_store_id}/search"): "SearchVectorStoreRequest",
+    ("POST", "/v1/vector_stores/{vector_store_id}/files"): "CreateVectorStoreFileRequest",
+    ("POST", "/v1/vector_stores/{vector_store_id}/files/{file_id}"): "UpdateVectorStoreFileRequest",
+    ("POST", "/v1/vector_stores/{vector_store_id}/file_batches"): "CreateFileBatchRequest",
 }
 
 
@@ -57,7 +64,8 @@ def test_every_post_body_is_the_model_that_validates_it(doc: dict[str, Any]) -> 
         body = op["requestBody"]
         assert body["required"] is True
         assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
-        expected = getattr(models, name).model_json_schema(ref_template="#/components/schemas/{model}")
+        model = getattr(models, name, None) or getattr(vector_store_models, name)
+        expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for nested, schema in expected.pop("$defs", {}).items():
             assert schemas[nested] == schema
         assert schemas[name] == expected
@@ -80,6 +88,7 @@ def test_errors_are_real_and_openai_shaped(doc: dict[str, Any]) -> None:
             ("POST", "/v1/chat/completions"),
             ("POST", "/v1/responses/compact"),  # the summary call
             ("POST", "/v1/embeddings"),
+            ("POST", "/v1/vector_stores/{vector_store_id}/search"),  # the query is embedded
             ("GET", "/v1/models/{model_id}"),  # whether the provider lists the model
         }
         assert ("502" in statuses) == calls_upstream, (method, path)  # the upstream's failures
