@@ -71,8 +71,8 @@ def _failures(exc: BaseException) -> list[Failure]:
 
 def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
     """Path parameters naming objects that exist: a background response (stored, with input
-    items), a conversation with two items, a model, an uploaded file in a vector store (by a batch). Made afresh for each operation, so one
-    operation's deletes leave the next its own."""
+    items), a conversation with two items, a model, an uploaded file, in a vector store by a
+    batch. Made afresh for each operation, so one operation's deletes leave the next its own."""
     response = http.post(
         base_url + "/v1/responses",
         json={"model": "openai/gpt-4o", "input": [{"role": "user", "content": "hi"}], "background": True},

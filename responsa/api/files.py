@@ -146,6 +146,7 @@ async def file_content(file_id: str, files: Annotated[Files, Depends(files)]) ->
 
 
 @router.delete("/v1/files/{file_id}", **operation(ok="FileDeleted", errors=(400, 404)))
-async def delete_file(file_id: str, files: Annotated[Files, Depends(files)]) -> Response:
+async def delete_file(request: Request, file_id: str, files: Annotated[Files, Depends(files)]) -> Response:
     await files.delete(file_id, _scope())
+    await request.app.state.vector_stores.detach_everywhere(file_id)  # its chunks go too
     return json_response({"id": file_id, "object": "file", "deleted": True})

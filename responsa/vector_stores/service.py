@@ -259,6 +259,10 @@ class VectorStores:
         await self.get_file(store_id, file_id, owner)
         await self.store.detach_file(store_id, file_id)
 
+    async def detach_everywhere(self, file_id: str) -> None:
+        """A deleted file (`DELETE /v1/files`) leaves every vector store, its chunks with it."""
+        await self.store.detach_everywhere(file_id)
+
     async def content(self, store_id: str, file_id: str, owner: str | None) -> list[str]:
         await self.get_file(store_id, file_id, owner)
         return await self.store.file_chunks(store_id, file_id)

@@ -4,8 +4,11 @@ searched by vector, keyword and both; filters; failures that stay with their fil
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -314,3 +317,48 @@ def test_another_owners_store_is_missing(owners: tuple[Server, dict[str, str]]) 
     with pytest.raises(openai.NotFoundError):  # alice's file is not bob's to attach
         bob.vector_stores.files.create(vector_store_id=bobs.id, file_id=file_id)
     assert alice.vector_stores.search(store.id, query="tea").data[0].file_id == file_id
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own, so no other test server's workers take these jobs."""
+    with new_database(request.param, tmp_path) as url:
+        yield url
+
+
+def test_ingest_survives_a_killed_replica(tmp_path: Path, own_db: str, fake_upstream: Process) -> None:
+    env = upstream_env(fake_upstream, RESPONSA_DB_URL=own_db, RESPONSA_JOB_LEASE_S="2")
+    a = start_server(tmp_path, "a", env)
+    client = a.client()
+    big = upload(client, "big.txt", (FILLER * 30 + " " + ANSWER).encode())
+    store = client.vector_stores.create(name="takeover", file_ids=[big], chunking_strategy=STATIC)
+    time.sleep(0.3)  # A's worker has claimed the job and is embedding
+    assert client.vector_stores.files.retrieve(big, vector_store_id=store.id).status == "in_progress"
+    assert a.proc is not None
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait()
+    b = start_server(tmp_path, "b", env)
+    try:
+        survivor = b.client()
+        file = settled(survivor, store.id, big, timeout=120)
+        assert (file.status, file.last_error) == ("completed", None)
+        chunks = list(survivor.vector_stores.files.content(big, vector_store_id=store.id))
+        fresh = survivor.vector_stores.create(name="fresh", file_ids=[big], chunking_strategy=STATIC)
+        assert settled(survivor, fresh.id, big, timeout=120).status == "completed"
+        again = list(survivor.vector_stores.files.content(big, vector_store_id=fresh.id))
+        assert [c.text for c in chunks] == [c.text for c in again]  # one attempt's chunks, no leftovers
+        assert survivor.vector_stores.search(store.id, query="Bluebird launch code").data[0].file_id == big
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_deleting_the_file_removes_it_from_stores(live_server: Server) -> None:
+    client = live_server.client()
+    file_id = upload(client, "short.txt", b"Ephemeral notes about the harbour.")
+    store = client.vector_stores.create(name="deleted-file", file_ids=[file_id])
+    assert settled(client, store.id, file_id).status == "completed"
+    client.files.delete(file_id)
+    with pytest.raises(openai.NotFoundError):
+        client.vector_stores.files.retrieve(file_id, vector_store_id=store.id)
+    assert client.vector_stores.search(store.id, query="harbour notes").data == []
