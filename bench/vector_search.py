@@ -1,7 +1,7 @@
 """Vector store search latency and ingestion throughput, over HTTP against a real server.
 
     .venv/bin/python bench/vector_search.py [--sizes 1000,10000,100000] [--queries 200]
-        [--db-url postgresql+asyncpg://...]
+        [--postgres]   # a fresh database made from RESPONSA_TEST_POSTGRES_URL, dropped after
 
 For each size, a store is seeded straight into the database (random unit vectors, texts of
 random words) and the server's `POST /v1/vector_stores/{id}/search` is timed in each mode
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from responsa.store.sql import SqlStore  # noqa: E402
 from responsa.store.vector_stores import StoredVectorStore, StoredVectorStoreFile  # noqa: E402
 from responsa.vector_stores.chunking import AUTO  # noqa: E402
-from tests.support import start_server  # noqa: E402
+from tests.support import new_database, start_server  # noqa: E402
 
 VOCAB = [f"w{i}" for i in range(5000)] + "server vector search keyword launch code database".split()  # noqa: SIM905
 
@@ -99,11 +99,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--db-url")
+    parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--ingest-words", type=int, default=60000)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vs-bench-"))
-    db_url = args.db_url or f"sqlite:///{tmp / 'bench.db'}"
+    with new_database("postgresql" if args.postgres else "sqlite", tmp) as db_url:
+        run(args, tmp, db_url)
+
+
+def run(args: argparse.Namespace, tmp: Path, db_url: str) -> None:
     backend = "postgresql" if db_url.startswith("postgresql") else "sqlite"
     sizes = [int(s) for s in args.sizes.split(",")]
     stores = {size: asyncio.run(seed(db_url, size)) for size in sizes}

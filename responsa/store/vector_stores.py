@@ -502,9 +502,8 @@ class SqlVectorStores:
             if not match:
                 return []
             statement = text(
-                "SELECT pk FROM vector_store_chunks WHERE vector_store_id = :s "
-                "AND to_tsvector('english', text) @@ to_tsquery('english', :q) "
-                "ORDER BY ts_rank(to_tsvector('english', text), to_tsquery('english', :q)) DESC LIMIT :n"
+                "SELECT pk FROM vector_store_chunks, to_tsquery('english', :q) AS query "
+                "WHERE vector_store_id = :s AND tsv @@ query ORDER BY ts_rank(tsv, query) DESC LIMIT :n"
             )
         params = {"q": match, "s": store_id, "n": limit}
         return await self.db.read(lambda conn: [int(row[0]) for row in conn.execute(statement, params)])
