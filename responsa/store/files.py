@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from responsa.store.base import FilePage, Order, StoredFile
 from responsa.store.database import Database
+from responsa.store.paging import in_order, past
 from responsa.store.tables import file_contents, files
 
 
@@ -95,13 +96,8 @@ class SqlFiles:
                 ).first()
                 if cursor is None:
                     return None
-                if order == "asc":
-                    later = and_(c.created_at == cursor.created_at, c.pk > cursor.pk)
-                    conditions.append(or_(c.created_at > cursor.created_at, later))
-                else:
-                    earlier = and_(c.created_at == cursor.created_at, c.pk < cursor.pk)
-                    conditions.append(or_(c.created_at < cursor.created_at, earlier))
-            keys = (c.created_at.asc(), c.pk.asc()) if order == "asc" else (c.created_at.desc(), c.pk.desc())
+                conditions.append(past(c, cursor, newer=order == "asc"))
+            keys = in_order(c, order == "asc")
             rows = conn.execute(select(files).where(*conditions).order_by(*keys).limit(limit + 1)).all()
             return FilePage([_file(row) for row in rows[:limit]], len(rows) > limit)
 

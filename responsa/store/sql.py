@@ -24,6 +24,7 @@ from responsa.store.files import SqlFiles
 from responsa.store.idempotency import SqlIdempotency
 from responsa.store.jobs import SqlJobs
 from responsa.store.keys import SqlKeys
+from responsa.store.paging import in_order, past
 from responsa.store.tables import (
     background_jobs,
     conversation_items,
@@ -261,25 +262,12 @@ class SqlStore(SqlConversations, SqlFiles, SqlJobs, SqlIdempotency, SqlKeys, Sql
             cursor = conn.execute(select(c.created_at, c.pk).where(c.id == cursor_id, *mine)).first()
             if cursor is None:
                 return None
-            newer = (order == "asc") == forward
-            if newer:
-                conditions.append(
-                    or_(
-                        c.created_at > cursor.created_at,
-                        and_(c.created_at == cursor.created_at, c.pk > cursor.pk),
-                    )
-                )
-            else:
-                conditions.append(
-                    or_(
-                        c.created_at < cursor.created_at,
-                        and_(c.created_at == cursor.created_at, c.pk < cursor.pk),
-                    )
-                )
+            conditions.append(past(c, cursor, newer=(order == "asc") == forward))
         # Paging backwards from `before` reads the nearest rows first, then restores the order.
         ascending = (order == "asc") != (before is not None and after is None)
-        keys = (c.created_at.asc(), c.pk.asc()) if ascending else (c.created_at.desc(), c.pk.desc())
-        rows = conn.execute(select(responses).where(*conditions).order_by(*keys).limit(limit + 1)).all()
+        rows = conn.execute(
+            select(responses).where(*conditions).order_by(*in_order(c, ascending)).limit(limit + 1)
+        ).all()
         has_more = len(rows) > limit
         page = [_row_to_stored(row) for row in rows[:limit]]
         if before is not None and after is None:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from responsa.store.base import Order
 from responsa.store.database import Database
+from responsa.store.paging import in_order, past
 from responsa.store.tables import (
     background_jobs,
     vector_store_batches,
@@ -191,13 +192,8 @@ class SqlVectorStores:
                 ).first()
                 if cursor is None:
                     return None
-                if later:
-                    tie = and_(c.created_at == cursor.created_at, c.pk > cursor.pk)
-                    conditions.append(or_(c.created_at > cursor.created_at, tie))
-                else:
-                    tie = and_(c.created_at == cursor.created_at, c.pk < cursor.pk)
-                    conditions.append(or_(c.created_at < cursor.created_at, tie))
-            keys = (c.created_at.asc(), c.pk.asc()) if order == "asc" else (c.created_at.desc(), c.pk.desc())
+                conditions.append(past(c, cursor, newer=later))
+            keys = in_order(c, order == "asc")
             rows = conn.execute(
                 select(vector_stores).where(*conditions).order_by(*keys).limit(limit + 1)
             ).all()
@@ -318,13 +314,8 @@ class SqlVectorStores:
                 ).first()
                 if cursor is None:
                     return None
-                if later:
-                    tie = and_(c.created_at == cursor.created_at, c.pk > cursor.pk)
-                    conditions.append(or_(c.created_at > cursor.created_at, tie))
-                else:
-                    tie = and_(c.created_at == cursor.created_at, c.pk < cursor.pk)
-                    conditions.append(or_(c.created_at < cursor.created_at, tie))
-            keys = (c.created_at.asc(), c.pk.asc()) if order == "asc" else (c.created_at.desc(), c.pk.desc())
+                conditions.append(past(c, cursor, newer=later))
+            keys = in_order(c, order == "asc")
             query = select(vector_store_files).where(*conditions).order_by(*keys).limit(limit + 1)
             rows = conn.execute(query).all()
             return [_file(row) for row in rows[:limit]], len(rows) > limit

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 
+from bench.local_model import PROMPTS as SHORT_PROMPTS  # the benchmark's 20 short prompts
 from responsa.config import local_model_available
 from tests.support import HTTP, Server, start_server
 
@@ -30,32 +31,6 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("local"), "local", {"RESPONSA_LOCAL_THREADS": "1"})
     yield server
     server.stop()
-
-
-# The short, simple prompts of bench/local_model.py --prompts (which also counts cap hits
-# without a seed, and tokens/s).
-SHORT_PROMPTS = (
-    "Count to 3",
-    "Which planet do humans live on?",
-    "What is 2+2?",
-    "What is the capital of Japan?",
-    "Name the three primary colours.",
-    "Say hello in French.",
-    "What colour is the sky on a clear day?",
-    "How many legs does a spider have?",
-    "At what temperature does water boil, in Celsius?",
-    "Name a fruit that is yellow.",
-    "What is the opposite of hot?",
-    "Spell the word 'cat'.",
-    "Which day comes after Monday?",
-    "How many days are in a week?",
-    "What is 10 minus 4?",
-    "Who wrote Romeo and Juliet?",
-    "Which animal says moo?",
-    "Give me a synonym for happy.",
-    "What is the largest ocean on Earth?",
-    "Translate 'thank you' into Spanish.",
-)
 
 
 def test_models_list_the_local_model(local_server: Server) -> None:
