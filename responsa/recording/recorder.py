@@ -14,8 +14,9 @@ that request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion
@@ -30,6 +31,8 @@ from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
 from responsa.tools.web_search import SearchError, SearchProvider
 from responsa.types import ChatChunk, ChatRequest, ChunkStream, EmbeddingRequest
+
+WholeT = TypeVar("WholeT", ChatCompletion, CreateEmbeddingResponse)
 
 log = logging.getLogger("responsa.recording")
 
@@ -117,46 +120,53 @@ class RecordingProvider(Provider):
             raise
         self._save(key, CHAT_ENDPOINT, request, test_id, {"body": chunks, "is_streaming": True})
 
-    async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
+    async def _whole(
+        self,
+        endpoint: str,
+        request: dict[str, Any],
+        kind: type[WholeT],
+        call: Callable[[], Awaitable[WholeT]],
+        wrong: str,
+    ) -> WholeT:
+        """One non-streaming call: replayed when recorded (a recording of another kind is a
+        miss saying `wrong`), else made and recorded, a refusal included."""
         test_id = current_test_id.get()
-        key, recording = self._lookup(CHAT_ENDPOINT, request, test_id)
+        key, recording = self._lookup(endpoint, request, test_id)
         if recording is not None:
             _raise_recorded_error(recording)
-            result = cassette.decode(recording.response.get("body"))
-            if not isinstance(result, ChatCompletion):
-                raise ReplayMiss(f"recording {recording.path} holds a stream, not a chat completion")
-            return result
+            replayed = cassette.decode(recording.response.get("body"))
+            if not isinstance(replayed, kind):
+                raise ReplayMiss(f"recording {recording.path} {wrong}")
+            return replayed
         try:
-            result = await self.inner.complete_chat(request)
+            result = await call()
         except UpstreamError as exc:
-            self._save(key, CHAT_ENDPOINT, request, test_id, cassette.exception_response(exc))
+            self._save(key, endpoint, request, test_id, cassette.exception_response(exc))
             raise
-        self._save(
-            key, CHAT_ENDPOINT, request, test_id, {"body": cassette.encode(result), "is_streaming": False}
-        )
+        self._save(key, endpoint, request, test_id, {"body": cassette.encode(result), "is_streaming": False})
         return result
+
+    async def complete_chat(self, request: ChatRequest) -> ChatCompletion:
+        return await self._whole(
+            CHAT_ENDPOINT,
+            request,
+            ChatCompletion,
+            lambda: self.inner.complete_chat(request),
+            "holds a stream, not a chat completion",
+        )
 
     async def embed(self, request: EmbeddingRequest) -> CreateEmbeddingResponse:
         """Recorded like a chat call, keyed by the request (model, input, dimensions, user) and
         the test id. An in-process embedder is deterministic and offline: it is not recorded."""
         if not isinstance(self.inner, OpenAICompatProvider):
             return await self.inner.embed(request)
-        test_id = current_test_id.get()
-        key, recording = self._lookup(EMBEDDINGS_ENDPOINT, request, test_id)
-        if recording is not None:
-            _raise_recorded_error(recording)
-            result = cassette.decode(recording.response.get("body"))
-            if not isinstance(result, CreateEmbeddingResponse):
-                raise ReplayMiss(f"recording {recording.path} does not hold embeddings")
-            return result
-        try:
-            result = await self.inner.embed(request)
-        except UpstreamError as exc:
-            self._save(key, EMBEDDINGS_ENDPOINT, request, test_id, cassette.exception_response(exc))
-            raise
-        body = {"body": cassette.encode(result), "is_streaming": False}
-        self._save(key, EMBEDDINGS_ENDPOINT, request, test_id, body)
-        return result
+        return await self._whole(
+            EMBEDDINGS_ENDPOINT,
+            request,
+            CreateEmbeddingResponse,
+            lambda: self.inner.embed(request),
+            "does not hold embeddings",
+        )
 
     async def list_models(self) -> list[Model]:
         key, recording = self._lookup(MODELS_ENDPOINT, {}, None)
