@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from responsa import ids
-from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.api.deps import Limit, Order, json_response, list_page, read_json, scope, store
 from responsa.api.openapi import BODY, operation
 from responsa.auth.principal import current_principal
 from responsa.engine import conversations as conv
@@ -25,9 +25,6 @@ from responsa.types import Item
 
 router = APIRouter()
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Order = Annotated[Literal["asc", "desc"], Query()]
-
 
 def _shown(conversation: StoredConversation) -> dict[str, object]:
     return {
@@ -38,14 +35,10 @@ def _shown(conversation: StoredConversation) -> dict[str, object]:
     }
 
 
-def _scope() -> str | None:
-    return current_principal.get().scope
-
-
 async def _existing(store: Store, conversation_id: str) -> StoredConversation:
     """The caller's conversation (any owner's for an admin); another owner's is a 404."""
     conv.check_id(conversation_id)
-    found = await store.get_conversation(conversation_id, _scope())
+    found = await store.get_conversation(conversation_id, scope())
     if found is None:
         raise conv.not_found(conversation_id)
     return found
@@ -80,7 +73,7 @@ async def update_conversation(
 ) -> Response:
     conv.check_id(conversation_id)
     body = parse_body(UpdateConversationRequest, await read_json(request))
-    updated = await store.update_conversation(conversation_id, body.metadata, _scope())
+    updated = await store.update_conversation(conversation_id, body.metadata, scope())
     if updated is None:
         raise conv.not_found(conversation_id)
     return json_response(_shown(updated))
@@ -92,7 +85,7 @@ async def update_conversation(
 )
 async def delete_conversation(conversation_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     conv.check_id(conversation_id)
-    if not await store.delete_conversation(conversation_id, _scope()):
+    if not await store.delete_conversation(conversation_id, scope()):
         raise conv.not_found(conversation_id)
     return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
@@ -109,7 +102,7 @@ async def create_items(
     items = conv.prepare_items(body.items)
     if not items:
         raise InvalidRequest("Invalid value for 'items': expected at least one item.", param="items")
-    if not await store.add_items(conversation_id, items, int(time.time()), _scope()):
+    if not await store.add_items(conversation_id, items, int(time.time()), scope()):
         raise conv.not_found(conversation_id)
     return _item_list(items, False)
 

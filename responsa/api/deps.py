@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Request
+from fastapi import Query, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from responsa.auth.principal import current_principal
 from responsa.context import current_provider_data, current_test_id
 from responsa.engine.run import Engine
 from responsa.errors import InvalidRequest, PayloadTooLarge
@@ -27,6 +28,16 @@ async def engine(request: Request) -> Engine:
 async def store(request: Request) -> Store:
     result: Store = request.app.state.store
     return result
+
+
+# Query parameters every cursor-paginated list takes.
+Limit = Annotated[int, Query(ge=1, le=100)]
+Order = Annotated[Literal["asc", "desc"], Query()]
+
+
+def scope() -> str | None:
+    """The caller's owner, or None for an admin (who sees every owner's objects)."""
+    return current_principal.get().scope
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:

@@ -9,7 +9,7 @@ it is seen to be. Storage and lookups are `files/storage.py`.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import FormData, UploadFile
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.types import Message
 
-from responsa.api.deps import json_response, list_page
+from responsa.api.deps import Order, json_response, list_page, scope
 from responsa.api.openapi import FILE_UPLOAD, operation
 from responsa.auth.principal import current_principal
 from responsa.errors import InvalidRequest, PayloadTooLarge
@@ -29,16 +29,11 @@ router = APIRouter()
 
 FORM_SLACK = 64 * 1024  # the boundaries, part headers and the small fields beside the file
 Limit = Annotated[int, Query(ge=1, le=10000)]
-Order = Annotated[Literal["asc", "desc"], Query()]
 
 
 async def files(request: Request) -> Files:
     result: Files = request.app.state.files
     return result
-
-
-def _scope() -> str | None:
-    return current_principal.get().scope
 
 
 def shown(file: StoredFile) -> dict[str, object]:
@@ -122,18 +117,18 @@ async def list_files(
     order: Order = "desc",
     purpose: str | None = None,
 ) -> Response:
-    page = await files.list(after=after, limit=limit, order=order, purpose=purpose, owner=_scope())
+    page = await files.list(after=after, limit=limit, order=order, purpose=purpose, owner=scope())
     return list_page([shown(file) for file in page.rows], page.has_more)
 
 
 @router.get("/v1/files/{file_id}", **operation(ok="FileObject", errors=(400, 404)))
 async def retrieve_file(file_id: str, files: Annotated[Files, Depends(files)]) -> Response:
-    return json_response(shown(await files.get(file_id, _scope())))
+    return json_response(shown(await files.get(file_id, scope())))
 
 
 @router.get("/v1/files/{file_id}/content", **operation(ok=None, errors=(400, 404)))
 async def file_content(file_id: str, files: Annotated[Files, Depends(files)]) -> Response:
-    file = await files.get(file_id, _scope())
+    file = await files.get(file_id, scope())
     path = files.local_path(file)
     if path is not None:
         return FileResponse(path, media_type=file.content_type, filename=file.filename)
@@ -147,6 +142,6 @@ async def file_content(file_id: str, files: Annotated[Files, Depends(files)]) ->
 
 @router.delete("/v1/files/{file_id}", **operation(ok="FileDeleted", errors=(400, 404)))
 async def delete_file(request: Request, file_id: str, files: Annotated[Files, Depends(files)]) -> Response:
-    await files.delete(file_id, _scope())
+    await files.delete(file_id, scope())
     await request.app.state.vector_stores.detach_everywhere(file_id)  # its chunks go too
     return json_response({"id": file_id, "object": "file", "deleted": True})

@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 from starlette.types import Receive
 
 from responsa.api import idempotency, sse
-from responsa.api.deps import json_response, list_page, read_json, store
+from responsa.api.deps import Limit, Order, json_response, list_page, read_json, scope, store
 from responsa.api.openapi import BODY, UPSTREAM, operation
 from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
@@ -28,9 +28,7 @@ from responsa.types import Event, EventStream
 router = APIRouter()
 T = TypeVar("T")
 
-Limit = Annotated[int, Query(ge=1, le=100)]
 SEQUENCE_MAX = 2**31 - 1  # a stored event's sequence number is a 32-bit integer (tables.response_events)
-Order = Annotated[Literal["asc", "desc"], Query()]
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -39,7 +37,7 @@ def _not_found(response_id: str) -> NotFound:
 
 async def _load(store: Store, response_id: str) -> StoredResponse:
     """The caller's response (any owner's for an admin); another owner's is a 404."""
-    stored = await store.get_response(response_id, current_principal.get().scope)
+    stored = await store.get_response(response_id, scope())
     if stored is None:
         raise _not_found(response_id)
     return stored
@@ -188,9 +186,8 @@ async def list_responses(
     order: Order = "desc",
     model: str | None = None,
 ) -> Response:
-    scope = current_principal.get().scope
     page = await store.list_responses(
-        after=after, before=before, limit=limit, order=order, model=model, owner=scope
+        after=after, before=before, limit=limit, order=order, model=model, owner=scope()
     )
     if page is None:
         cursor = "after" if after is not None else "before"
@@ -248,7 +245,7 @@ async def cancel_response(response_id: str, store: Annotated[Store, Depends(stor
 
 @router.delete("/v1/responses/{response_id}", **operation(ok="ResponseDeleted", errors=(404,)))
 async def delete_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
-    if not await store.delete_response(response_id, current_principal.get().scope):
+    if not await store.delete_response(response_id, scope()):
         raise _not_found(response_id)
     return json_response({"id": response_id, "object": "response", "deleted": True})
 
