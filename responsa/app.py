@@ -237,6 +237,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         vector_service = VectorStores(store, uploads, registry, runner, settings.vector_store_embedding_model)
         runner.register(INGEST, Ingestor(store, uploads, registry))
+        engine.vector_stores = vector_service
         await runner.start()
         app.state.runner = runner
         app.state.vector_stores = vector_service

@@ -291,8 +291,11 @@ async def list_input_items(
 ) -> Response:
     stored = await _load(store, response_id)
     items = list(stored.input_items)
-    if "message.input_image.image_url" not in (include or []) + (include_plain or []):
+    included = (include or []) + (include_plain or [])
+    if "message.input_image.image_url" not in included:
         items = [_without_image_urls(item) for item in items]
+    if "file_search_call.results" not in included:
+        items = [{**i, "results": None} if i.get("type") == "file_search_call" else i for i in items]
     if order == "desc":
         items.reverse()
     page, has_more = _page_items(items, after, before, limit, response_id)

@@ -3,7 +3,8 @@
 Map:
     Stamper            the only place that assigns `sequence_number` (0, 1, 2, ...)
     lifecycle(...)     response.created / in_progress / completed / incomplete / failed
-    mcp_list_tools_events, mcp_call_events, web_search_events, approval_request_events
+    mcp_list_tools_events, mcp_call_events, web_search_events, file_search_events,
+    approval_request_events
                        server-run tool items, built whole once the tool has run
 
 The items the model streams have their state machines beside their input translation, one
@@ -130,6 +131,21 @@ def web_search_events(output_index: int, item: Item) -> list[Event]:
             {"type": "response.web_search_call.in_progress", **base},
             {"type": "response.web_search_call.searching", **base},
             {"type": "response.web_search_call.completed", **base},
+        ],
+    )
+
+
+def file_search_events(output_index: int, item: Item) -> list[Event]:
+    base = {"item_id": item["id"], "output_index": output_index}
+    opened = {**item, "status": "in_progress", "results": None}
+    return _added_done(
+        output_index,
+        opened,
+        item,
+        [
+            {"type": "response.file_search_call.in_progress", **base},
+            {"type": "response.file_search_call.searching", **base},
+            {"type": "response.file_search_call.completed", **base},
         ],
     )
 

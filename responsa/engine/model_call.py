@@ -2,7 +2,8 @@
 
 Reasoning, text and client-side calls (function, custom, tool search) stream live as they
 arrive, each as the item of its family (`engine/items/`). Calls to server-run tools (MCP, web
-search) are collected here and run after the reply is complete (`engine/tool_calls.py`).
+search, file search) are collected here and run after the reply is complete
+(`engine/tool_calls.py`).
 """
 
 from __future__ import annotations
@@ -60,9 +61,15 @@ OpenItem = MessageItem | ClientCall | ReasoningItem
 
 class ModelCall:
     def __init__(
-        self, response: dict[str, Any], usage: UsageTotals, tools: ToolSet, options: CallOptions | None = None
+        self,
+        response: dict[str, Any],
+        usage: UsageTotals,
+        tools: ToolSet,
+        options: CallOptions | None = None,
+        citations: dict[str, str] | None = None,
     ) -> None:
         self.response = response
+        self.citations = citations  # files the model may cite (found by file_search in this response)
         self.usage = usage
         self.tools = tools
         self.options = options or CallOptions()
@@ -95,7 +102,7 @@ class ModelCall:
     def _message(self, events: list[Event]) -> MessageItem:
         self._close_reasoning(events)
         if self.message is None:
-            self.message = MessageItem(self._next_index(), self._id("msg"))
+            self.message = MessageItem(self._next_index(), self._id("msg"), self.citations)
             self.open.append(self.message)
             events.append(self.message.open())
         return self.message

@@ -35,7 +35,7 @@ from responsa.engine.items.reasoning import ENCRYPTED_INCLUDE
 from responsa.engine.model_call import CallOptions, ModelCall
 from responsa.engine.request import CreateResponseRequest
 from responsa.engine.response import UsageTotals, new_response
-from responsa.engine.tool_calls import Approvals, Decision, ToolRunner
+from responsa.engine.tool_calls import Approvals, Decision, FileSearching, ToolRunner
 from responsa.engine.tools import ToolOptions, ToolSet
 from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
 from responsa.files import parts as file_parts
@@ -44,11 +44,13 @@ from responsa.observability.watch import ResponseWatch
 from responsa.outbound import OutboundPolicy, OutboundRefused
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
+from responsa.tools.file_search import RESULTS_INCLUDE
 from responsa.tools.web_search import SearchProvider
 from responsa.types import ChatMessages, ChatRequest, Event, EventStream, Item
 
 if TYPE_CHECKING:
     from responsa.observability.tracing import Tracing
+    from responsa.vector_stores.service import VectorStores
 
 log = logging.getLogger("responsa.engine")
 
@@ -130,6 +132,9 @@ class Engine:
         self.search = search
         self.sealer = sealer
         self.faithful = faithful
+        # The vector stores `file_search` searches; set by the app once the job runner that
+        # ingests their files exists (`app.py`).
+        self.vector_stores: VectorStores | None = None
         self._detached: set[asyncio.Task[None]] = set()
 
     def _search_available(self) -> bool:
@@ -205,6 +210,10 @@ class Engine:
                 except OutboundRefused as exc:
                     exc.param = f"tools[{request.index}].server_url"
                     raise
+        if tools.file_search is not None:
+            if self.vector_stores is None:
+                raise InvalidRequest("file_search is not available on this server.", param="tools")
+            await tools.file_search.check(self.vector_stores, scope)
         if conversation_id is not None:
             chat_history = conversations.history(items, req.input, chat_options)
         else:
@@ -393,6 +402,7 @@ class Engine:
             req.max_tool_calls,
             Approvals.collect(run.previous, req.input),
             self.outbound,
+            self._file_searching(run),
         )
         if run.tools.mcp_requests:
             async for event in runner.list_mcp(run.previous):
@@ -411,7 +421,9 @@ class Engine:
         iteration = 0
         status, reason = "completed", None
         while True:
-            call = state.call = ModelCall(response, state.usage, run.tools, run.call_options)
+            call = state.call = ModelCall(
+                response, state.usage, run.tools, run.call_options, runner.citations
+            )
             async for event in self._call_model(run, state, call):
                 yield event
             state.call = None
@@ -441,6 +453,12 @@ class Engine:
             response["incomplete_details"] = {"reason": reason}
         await self._persist(run, state)
         yield lifecycle(status, response)
+
+    def _file_searching(self, run: PreparedRun) -> FileSearching | None:
+        if run.tools.file_search is None or self.vector_stores is None:
+            return None
+        shown = not self.faithful or RESULTS_INCLUDE in (run.request.include or ())
+        return FileSearching(self.vector_stores, run.principal.scope, shown)
 
     async def _call_model(self, run: PreparedRun, state: RunState, call: ModelCall) -> EventStream:
         provider = run.model.provider

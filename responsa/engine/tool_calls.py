@@ -1,4 +1,4 @@
-"""Server-run tools inside the loop: MCP listings, approvals, MCP calls and web searches.
+"""Server-run tools inside the loop: MCP listings, approvals, MCP calls, web and file searches.
 
 Each call yields its output item's events and the `tool` message the model sees next.
 """
@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from responsa import ids
 from responsa.context import current_provider_data
 from responsa.engine.events import (
     approval_request_events,
+    file_search_events,
     mcp_call_events,
     mcp_list_tools_events,
     web_search_events,
@@ -22,10 +23,13 @@ from responsa.engine.model_call import ServerCall
 from responsa.engine.tools import McpRequest, ToolSet
 from responsa.outbound import OutboundPolicy
 from responsa.store.base import StoredResponse
-from responsa.tools import mcp
+from responsa.tools import file_search, mcp
 from responsa.tools.base import ToolError, ToolOutcome
 from responsa.tools.web_search import SearchError, SearchProvider, query_of
 from responsa.types import ChatMessage, Event, Item
+
+if TYPE_CHECKING:
+    from responsa.vector_stores.service import Found, VectorStores
 
 Decision = Literal["execute", "deny", "ask"]
 
@@ -93,6 +97,15 @@ def _reusable_listing(request: McpRequest, previous: StoredResponse | None) -> l
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class FileSearching:
+    """What `file_search` calls of one response search with, and for whom."""
+
+    stores: VectorStores
+    owner: str | None  # the caller's scope: only its own stores
+    show_results: bool  # `include: ["file_search_call.results"]` (always in the OGX translation)
+
+
 class ToolRunner:
     def __init__(
         self,
@@ -102,7 +115,10 @@ class ToolRunner:
         max_tool_calls: int | None,
         approvals: Approvals,
         outbound: OutboundPolicy | None = None,
+        files: FileSearching | None = None,
     ) -> None:
+        self.files = files
+        self.citations: dict[str, str] = {}  # file id -> filename of every file found so far
         self.outbound = outbound
         self.tools = tools
         self.search = search
@@ -170,6 +186,8 @@ class ToolRunner:
         self.executed += 1
         if call.kind == "web_search":
             return await self._web_search(call)
+        if call.kind == "file_search":
+            return await self._file_search(call)
         return await self._mcp_call(call, approval_id)
 
     async def _mcp_call(self, call: ServerCall, approval_id: str | None) -> tuple[list[Event], ChatMessage]:
@@ -215,4 +233,29 @@ class ToolRunner:
             item["status"] = "failed"
             content = str(exc)
         events = web_search_events(self._add(item), item)
+        return events, {"role": "tool", "tool_call_id": call.call_id, "content": content}
+
+    async def _file_search(self, call: ServerCall) -> tuple[list[Event], ChatMessage]:
+        query = query_of(call.arguments)
+        item: Item = {
+            "id": ids.item_id("fs", self.response["id"]),
+            "type": "file_search_call",
+            "status": "completed",
+            "queries": [query],
+            "results": None,
+        }
+        spec = self.tools.file_search
+        content: str | list[dict[str, Any]]
+        found: list[Found] = []
+        error: str | None = "file_search is not available on this server."
+        if spec is not None and self.files is not None:
+            found, error = await spec.run(self.files.stores, query, self.files.owner)
+        if error is not None:
+            item["status"], content = "failed", error
+        else:
+            content = file_search.tool_message(query, found)
+            self.citations.update((hit.file_id, hit.filename) for hit in found)
+            if self.files is not None and self.files.show_results:
+                item["results"] = file_search.result_entries(found)
+        events = file_search_events(self._add(item), item)
         return events, {"role": "tool", "tool_call_id": call.call_id, "content": content}

@@ -10,9 +10,9 @@ Client tools: `function` tools become `{"type": "function", "function": {...}}`;
 become the Chat API's `custom` type where the provider supports it, else a function with one
 string parameter `input`; `namespace` tools are flattened (`<namespace>__<name>`); a client
 `tool_search` is a function the client answers; tools marked `defer_loading` wait until a
-`tool_search_output` loads them; `additional_tools` input items add tools. MCP tools and
-`web_search` become plain function tools run on the server (SPEC §3). A hosted tool the server
-cannot run (`image_generation`, or `web_search` with no search provider or with
+`tool_search_output` loads them; `additional_tools` input items add tools. MCP tools,
+`web_search` and `file_search` become plain function tools run on the server (SPEC §3). A
+hosted tool the server cannot run (`image_generation`, or `web_search` with no search provider or with
 `external_web_access: false`) is left out of the upstream tools, and the log says so once.
 """
 
@@ -25,13 +25,14 @@ from typing import Any, Literal
 
 from responsa.engine.items.calls import TOOL_SEARCH, flat_name
 from responsa.errors import InvalidRequest
-from responsa.tools import web_search
+from responsa.tools import file_search, web_search
+from responsa.tools.file_search import FileSearchSpec
 from responsa.tools.mcp import McpServer, McpTool
 
 log = logging.getLogger("responsa.engine")
 
 ToolChoice = str | dict[str, Any] | None
-CallKind = Literal["function", "custom", "tool_search", "mcp", "web_search"]
+CallKind = Literal["function", "custom", "tool_search", "mcp", "web_search", "file_search"]
 # Keys of a Responses function tool that Chat Completions does not define.
 RESPONSES_ONLY_KEYS = frozenset({"defer_loading", "allowed_callers", "output_schema", "async"})
 TOOL_SEARCH_DEFINITION = {
@@ -239,6 +240,8 @@ def _echo(tool: dict[str, Any]) -> dict[str, Any]:
             "headers": None,
             "server_description": tool.get("server_description"),
         }
+    if kind == file_search.TOOL_TYPE:
+        return file_search.echo(tool)
     if kind in web_search.TOOL_TYPES:
         return {
             "type": kind,
@@ -263,6 +266,7 @@ class ToolSet:
     mcp: dict[str, McpBinding] = field(default_factory=dict)
     mcp_labels: dict[str, list[str]] = field(default_factory=dict)  # server label -> its tool names
     web_search: bool = False
+    file_search: FileSearchSpec | None = None
     reused_first: list[str] = field(default_factory=list)  # labels whose listing was reused
 
     @classmethod
@@ -370,6 +374,17 @@ class ToolSet:
             else:
                 self.web_search = True
                 self._offer(i, web_search.TOOL_DEFINITION, Target("web_search", "web_search"), False)
+        elif kind == file_search.TOOL_TYPE:
+            if self.file_search is not None:
+                raise InvalidRequest(
+                    f"Invalid value for '{where}.type': give one file_search tool (it can search "
+                    "several vector stores).",
+                    param=f"{where}.type",
+                )
+            # The reference server searches by vector only; OpenAI's file_search is hybrid.
+            mode = "hybrid" if self.options.faithful else "vector"
+            self.file_search = FileSearchSpec.parse(tool, where, mode)
+            self._offer(i, file_search.TOOL_DEFINITION, Target("file_search", file_search.NAME), False)
         elif kind == "image_generation":
             _warn_once(
                 "image_generation requested: this server cannot generate images; the tool is not offered"
@@ -377,7 +392,7 @@ class ToolSet:
         else:
             raise InvalidRequest(
                 f"Invalid value for '{where}.type': tool type {kind!r} is not supported by this server "
-                "(supported: function, custom, namespace, tool_search, mcp, web_search).",
+                "(supported: function, custom, namespace, tool_search, mcp, web_search, file_search).",
                 param=f"{where}.type",
             )
 
@@ -402,6 +417,7 @@ class ToolSet:
             "custom",
             "mcp",
             "allowed_tools",
+            file_search.TOOL_TYPE,
             *web_search.TOOL_TYPES,
         ):
             if (
@@ -435,7 +451,7 @@ class ToolSet:
             return
         raise InvalidRequest(
             "Invalid value for 'tool_choice': expected 'none', 'auto', 'required', or an object naming a "
-            "function, a custom tool, an mcp server, web_search or allowed_tools.",
+            "function, a custom tool, an mcp server, web_search, file_search or allowed_tools.",
             param="tool_choice",
         )
 
@@ -500,6 +516,8 @@ class ToolSet:
             return ("required" if kept else None), kept
         if kind in web_search.TOOL_TYPES:
             return (self._named("web_search") if "web_search" in names else None), tools
+        if kind == file_search.TOOL_TYPE:
+            return (self._named(file_search.NAME) if file_search.NAME in names else None), tools
         allowed: set[str] = set()
         for entry in choice.get("tools") or ():
             if entry.get("type") in ("function", "custom"):
@@ -508,6 +526,8 @@ class ToolSet:
                 allowed.update(entry.get("tool_names") or self.mcp_labels.get(entry.get("server_label"), []))
             elif entry.get("type") in web_search.TOOL_TYPES:
                 allowed.add("web_search")
+            elif entry.get("type") == file_search.TOOL_TYPE:
+                allowed.add(file_search.NAME)
         return choice.get("mode", "auto"), [t for t in tools if upstream_name(t) in allowed]
 
     def apply(self, body: dict[str, Any], parallel: bool | None, first_iteration: bool) -> None:

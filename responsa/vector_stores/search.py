@@ -5,7 +5,9 @@ The mode is the extension field `search_mode` (`hybrid`, the default; `vector`; 
 sent with the SDK's `extra_body`. Scores are in [0, 1]: the cosine similarity for `vector`;
 for `keyword` and `hybrid`, the fused reciprocal-rank score divided by the best possible one
 (first in every list), so 1.0 means ranked first by every method. `score_threshold` applies to
-that score. `ranking_options.ranker` is accepted; there is no re-ranker beyond this."""
+that score. In `hybrid`, each method's ranks count with a weight (the `file_search` tool's
+`ranking_options.hybrid_search`; 1 and 1 by default). `ranking_options.ranker` is accepted;
+there is no re-ranker beyond this."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ async def search(
     mode: str,
     limit: int,
     threshold: float,
+    weights: tuple[float, float] = (1.0, 1.0),
 ) -> list[Hit]:
     import numpy as np
 
@@ -52,7 +55,7 @@ async def search(
         attributes = await store.store_attributes(store_id)
         allowed_files = {file_id for file_id, attrs in attributes.items() if keep(attrs)}
     file_of = dict(zip(index.keys, index.file_ids, strict=True))
-    ranked: list[list[int]] = []
+    ranked: list[tuple[float, list[int]]] = []  # (weight, keys best first) of each method
     cosine: dict[int, float] = {}
     if mode in ("vector", "hybrid"):
         vectors = await embed(registry, model, queries)
@@ -65,22 +68,19 @@ async def search(
             )
         found = index.nearest(query.astype(np.float32), allowed, CANDIDATES if mode == "hybrid" else limit)
         cosine = dict(found)
-        ranked.append([key for key, _ in found])
+        ranked.append((weights[0], [key for key, _ in found]))
     if mode in ("keyword", "hybrid"):
         keys = await store.keyword_search(store_id, " ".join(queries), CANDIDATES * 4)
-        ranked.append(
-            [k for k in keys if k in file_of and (allowed_files is None or file_of[k] in allowed_files)][
-                :CANDIDATES
-            ]
-        )
+        kept = [k for k in keys if k in file_of and (allowed_files is None or file_of[k] in allowed_files)]
+        ranked.append((weights[1], kept[:CANDIDATES]))
     if mode == "vector":
         hits = [Hit(k, file_of[k], max(0.0, min(1.0, s))) for k, s in cosine.items() if k in file_of]
     else:
         fused: dict[int, float] = {}
-        for keys_ in ranked:
+        for weight, keys_ in ranked:
             for rank, key in enumerate(keys_):
-                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = len(ranked) / (RRF_K + 1)
+                fused[key] = fused.get(key, 0.0) + weight / (RRF_K + rank + 1)
+        best = sum(weight for weight, _ in ranked) / (RRF_K + 1)
         hits = [Hit(k, file_of[k], s / best) for k, s in fused.items()]
     hits.sort(key=lambda h: (-h.score, h.key))
     return [h for h in hits if h.score >= threshold][:limit]

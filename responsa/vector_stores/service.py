@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from responsa.errors import InvalidRequest, NotFound
@@ -16,7 +17,7 @@ from responsa.store.base import Order
 from responsa.store.vector_stores import StoredBatch, StoredVectorStore, StoredVectorStoreFile
 from responsa.vector_stores import search as searching
 from responsa.vector_stores.chunking import resolve_strategy
-from responsa.vector_stores.filters import compile_filter
+from responsa.vector_stores.filters import Predicate, compile_filter
 from responsa.vector_stores.index import IndexCache
 from responsa.vector_stores.ingest import job_key
 from responsa.vector_stores.requests import (
@@ -32,6 +33,18 @@ if TYPE_CHECKING:
     from responsa.store.vector_stores import SqlVectorStores
 
 DAY_S = 86400
+TOUCH_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One chunk a search found."""
+
+    file_id: str
+    filename: str
+    score: float
+    attributes: dict[str, Any]
+    text: str
 
 
 def new_id(prefix: str) -> str:
@@ -295,13 +308,33 @@ class VectorStores:
 
     # -- search -------------------------------------------------------------------------------
 
-    async def search(
-        self, store_id: str, body: SearchVectorStoreRequest, owner: str | None
-    ) -> dict[str, Any]:
+    async def usable(self, store_id: str, owner: str | None) -> StoredVectorStore:
+        """The caller's store, if it can be searched: 404 when unknown, 400 once expired."""
         vector_store = await self.get(store_id, owner)
-        keep = compile_filter(body.filters) if body.filters is not None else None
-        queries = [body.query] if isinstance(body.query, str) else list(body.query)
-        ranking = body.ranking_options
+        if vector_store.expires_at is not None and vector_store.expires_at <= time.time():
+            raise InvalidRequest(
+                f"Vector store '{store_id}' has expired and can no longer be searched.",
+                param="vector_store_id",
+                code="vector_store_expired",
+            )
+        return vector_store
+
+    async def find(
+        self,
+        store_id: str,
+        queries: list[str],
+        owner: str | None,
+        *,
+        keep: Predicate | None = None,
+        mode: str = "hybrid",
+        limit: int = 10,
+        threshold: float = 0.0,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[Found]:
+        """The best chunks of one store for the queries (`search.py`), with their text, file
+        name and attributes; shared by the search route and the `file_search` tool. A search
+        counts as activity: `last_active_at` moves, and with it an `expires_after` deadline."""
+        vector_store = await self.usable(store_id, owner)
         hits = await searching.search(
             self.store,
             self.cache,
@@ -310,23 +343,61 @@ class VectorStores:
             model=vector_store.embedding_model,
             queries=queries,
             keep=keep,
-            mode=body.search_mode,
-            limit=body.max_num_results,
-            threshold=ranking.score_threshold if ranking else 0.0,
+            mode=mode,
+            limit=limit,
+            threshold=threshold,
+            weights=weights,
         )
         texts = await self.store.chunk_texts([h.key for h in hits])
         names = await self.files.find(list({h.file_id for h in hits}), None)
         attributes = await self.store.store_attributes(store_id)
-        data = [
-            {
-                "file_id": h.file_id,
-                "filename": names[h.file_id].filename if h.file_id in names else "",
-                "score": round(h.score, 6),
-                "attributes": attributes.get(h.file_id, {}),
-                "content": [{"type": "text", "text": texts[h.key][1]}],
-            }
+        await self._touch(vector_store)
+        return [
+            Found(
+                file_id=h.file_id,
+                filename=names[h.file_id].filename if h.file_id in names else "",
+                score=round(h.score, 6),
+                attributes=attributes.get(h.file_id, {}),
+                text=texts[h.key][1],
+            )
             for h in hits
             if h.key in texts
+        ]
+
+    async def _touch(self, vector_store: StoredVectorStore) -> None:
+        """At most one write a minute per store, so a busy store does not write on every search."""
+        now = int(time.time())
+        if vector_store.last_active_at is not None and now - vector_store.last_active_at < TOUCH_S:
+            return
+        values: dict[str, Any] = {"last_active_at": now}
+        if vector_store.expires_after is not None:
+            values["expires_at"] = _expires_at(vector_store.expires_after, now)
+        await self.store.update_vector_store(vector_store.id, values)
+
+    async def search(
+        self, store_id: str, body: SearchVectorStoreRequest, owner: str | None
+    ) -> dict[str, Any]:
+        keep = compile_filter(body.filters) if body.filters is not None else None
+        queries = [body.query] if isinstance(body.query, str) else list(body.query)
+        ranking = body.ranking_options
+        found = await self.find(
+            store_id,
+            queries,
+            owner,
+            keep=keep,
+            mode=body.search_mode,
+            limit=body.max_num_results,
+            threshold=ranking.score_threshold if ranking else 0.0,
+        )
+        data = [
+            {
+                "file_id": f.file_id,
+                "filename": f.filename,
+                "score": f.score,
+                "attributes": f.attributes,
+                "content": [{"type": "text", "text": f.text}],
+            }
+            for f in found
         ]
         return {
             "object": "vector_store.search_results.page",

@@ -310,7 +310,7 @@ def test_structured_output_upstream(live_server: Server, fake_upstream: Process)
         ({"type": "mcp", "server_label": "x"}, "tools[0].server_url"),
         ({"type": "mcp", "server_label": "x", "connector_id": "connector_gmail"}, "tools[0].connector_id"),
         ({"type": "web_search", "search_context_size": "huge"}, "tools[0].search_context_size"),
-        ({"type": "file_search", "vector_store_ids": ["vs_1"]}, "tools[0].type"),
+        ({"type": "computer_use_preview", "display_width": 1024}, "tools[0].type"),
     ],
 )
 def test_bad_tools_are_400(live_server: Server, tool: dict[str, Any], param: str) -> None:

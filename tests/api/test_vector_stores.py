@@ -308,6 +308,9 @@ def test_another_owners_store_is_missing(owners: tuple[Server, dict[str, str]]) 
         lambda: bob.vector_stores.files.list(vector_store_id=store.id),
         lambda: bob.vector_stores.files.retrieve(file_id, vector_store_id=store.id),
         lambda: bob.vector_stores.delete(store.id),
+        lambda: bob.responses.create(  # nor can bob's file_search read it
+            model="gpt-4o", input="tea?", tools=[{"type": "file_search", "vector_store_ids": [store.id]}]
+        ),
     ]
     for call in calls:
         with pytest.raises(openai.NotFoundError):

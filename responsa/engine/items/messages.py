@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from responsa.engine.items.base import MESSAGE_ROLES, ChatBuilder
+from responsa.engine.items.citations import CitedText
 from responsa.engine.items.content import chat_content
 from responsa.errors import InvalidRequest
 from responsa.types import ChatMessage, Event, Item
@@ -41,15 +42,21 @@ def convert_message(item: Item, where: str, builder: ChatBuilder) -> None:
 
 
 class MessageItem:
-    """The assistant message of one model call."""
+    """The assistant message of one model call. With `citations` (file id -> filename, the
+    files a `file_search` of this response returned) its text is streamed through `CitedText`:
+    citation markers become annotations."""
 
-    def __init__(self, output_index: int, item_id: str) -> None:
+    def __init__(self, output_index: int, item_id: str, citations: dict[str, str] | None = None) -> None:
         self.id = item_id
         self.output_index = output_index
         self.parts: list[dict[str, Any]] = []
         self._open_kind: str | None = None
         self._chunks: list[str] = []
         self._logprobs: list[dict[str, Any]] = []
+        self._citations = citations or None
+        self._cited: CitedText | None = None
+        self._annotations: list[dict[str, Any]] = []
+        self._said: list[str] = []  # the model's text as written (markers kept), when citing
 
     def open(self) -> Event:
         return {
@@ -73,6 +80,8 @@ class MessageItem:
         if self._open_kind is not None:
             events.extend(self._finish_part())
         self._open_kind = kind
+        if kind == "output_text" and self._citations is not None:
+            self._cited = CitedText(self._citations)
         part = (
             {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
             if kind == "output_text"
@@ -83,9 +92,13 @@ class MessageItem:
     def text(self, delta: str, logprobs: list[dict[str, Any]] | None = None) -> list[Event]:
         events: list[Event] = []
         self._start_part("output_text", events)
-        self._chunks.append(delta)
         if logprobs:
             self._logprobs.extend(logprobs)
+        if self._cited is not None:
+            self._said.append(delta)
+            self._cite(self._cited.feed(delta), logprobs, events)
+            return events
+        self._chunks.append(delta)
         events.append(
             {
                 "type": "response.output_text.delta",
@@ -96,6 +109,31 @@ class MessageItem:
         )
         return events
 
+    def _delta(self, text: str, logprobs: list[dict[str, Any]] | None) -> Event:
+        self._chunks.append(text)
+        return {
+            "type": "response.output_text.delta",
+            **self._base(),
+            "delta": text,
+            "logprobs": [_delta_logprob(lp) for lp in logprobs] if logprobs else [],
+        }
+
+    def _cite(self, pieces: list[Any], logprobs: list[dict[str, Any]] | None, events: list[Event]) -> None:
+        for kind, value in pieces:
+            if kind == "text":
+                events.append(self._delta(value, logprobs))
+                logprobs = None  # a delta's logprobs go with the first text shown of it
+            else:
+                events.append(
+                    {
+                        "type": "response.output_text.annotation.added",
+                        **self._base(),
+                        "annotation_index": len(self._annotations),
+                        "annotation": value,
+                    }
+                )
+                self._annotations.append(value)
+
     def refusal(self, delta: str) -> list[Event]:
         events: list[Event] = []
         self._start_part("refusal", events)
@@ -104,10 +142,22 @@ class MessageItem:
         return events
 
     def _finish_part(self) -> list[Event]:
+        events: list[Event] = []
+        if self._cited is not None:
+            held = self._cited.flush()
+            if held:
+                events.append(self._delta(held, None))
+            self._cited = None
         text = "".join(self._chunks)
         base = self._base()
         if self._open_kind == "output_text":
-            part = {"type": "output_text", "text": text, "annotations": [], "logprobs": self._logprobs}
+            annotations, self._annotations = self._annotations, []
+            part = {
+                "type": "output_text",
+                "text": text,
+                "annotations": annotations,
+                "logprobs": self._logprobs,
+            }
             done: Event = {
                 "type": "response.output_text.done",
                 **base,
@@ -119,7 +169,7 @@ class MessageItem:
             done = {"type": "response.refusal.done", **base, "refusal": text}
         self.parts.append(part)
         self._open_kind, self._chunks, self._logprobs = None, [], []
-        return [done, {"type": "response.content_part.done", **base, "part": part}]
+        return [*events, done, {"type": "response.content_part.done", **base, "part": part}]
 
     @property
     def refusal_so_far(self) -> str:
@@ -128,6 +178,9 @@ class MessageItem:
 
     @property
     def text_so_far(self) -> str:
+        """The model's text as it wrote it (citation markers kept), for the next upstream call."""
+        if self._citations is not None:
+            return "".join(self._said)
         done = "".join(p.get("text", "") for p in self.parts if p["type"] == "output_text")
         return done + ("".join(self._chunks) if self._open_kind == "output_text" else "")
 
