@@ -12,7 +12,8 @@ runtime's quirks (see ../shared/spec/local-model.md):
 * OpenAI's `json_schema` response format is ignored by the runtime: it is sent as
   `json_object` with a schema, which the runtime enforces with a grammar;
 * the model cannot decide to call a tool: a call is forced when `tool_choice` names one (or
-  when "required" leaves one tool); other tool requests are refused clearly;
+  when "required" leaves one tool); after a tool's result, with `tool_choice` "auto" (the
+  tool loop's next call), it answers in text; other tool requests are refused clearly;
 * with no sampling options, llama.cpp's own defaults (temperature 0.2, no repeat penalty) make
   a 135M model loop: the GGUF's recommended sampling applies, else sensible defaults, and a
   request's own values always win (`local_sampling.py`);
@@ -101,6 +102,9 @@ def _forced_tool(request: ChatRequest) -> str | None:
     choice = request.get("tool_choice")
     if not tools or choice == "none":
         return None
+    messages = request.get("messages") or []
+    if choice in (None, "auto") and messages and messages[-1].get("role") == "tool":
+        return None  # it has the tool's result: it answers
     if isinstance(choice, dict):
         return str(choice["function"]["name"])
     if choice == "required" and len(tools) == 1:

@@ -155,6 +155,14 @@ def test_structured_output_and_named_tool(local_server: Server) -> None:
 
     with pytest.raises(openai.BadRequestError, match="tool_choice"):
         client.responses.create(model=MODEL, input="Weather?", tools=tools, max_output_tokens=16)  # type: ignore[arg-type]
+    answered = client.responses.create(  # with the tool's result, "auto" means: answer
+        model=MODEL,
+        previous_response_id=called.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Sunny, 21 C"}],
+        tools=tools,  # type: ignore[arg-type]
+        max_output_tokens=24,
+    )
+    assert answered.status in ("completed", "incomplete") and answered.output[-1].type == "message"
     with pytest.raises(openai.BadRequestError, match="text only"):
         client.responses.create(
             model=MODEL,
