@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from responsa.api import (
     chat,
+    connectors,
     context,
     conversations,
     docs,
@@ -61,6 +62,7 @@ from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
 from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
 from responsa.store.sql import SqlStore
+from responsa.tools.connectors import Connectors
 from responsa.tools.web_search import SearchProvider, TavilySearch
 from responsa.vector_stores.ingest import KIND as INGEST
 from responsa.vector_stores.ingest import Ingestor
@@ -206,7 +208,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = SqlStore(settings.db_url)
         await store.start()
-        outbound = OutboundPolicy(settings.outbound_allow)  # one policy for every fetch for a client
+        named = Connectors(settings.connectors)
+        # One policy for every fetch for a client; the operator's connectors are allowed.
+        outbound = OutboundPolicy([*settings.outbound_allow, *named.allowed_hosts()])
         registry, search = build_upstreams(settings, outbound)
         await registry.start()
         guard = Guard(settings, store, auth_on=await authentication_on(settings, store))
@@ -226,6 +230,7 @@ def create_app(settings: Settings) -> FastAPI:
             turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),
             tracing=tracing,
             files=uploads,
+            connectors=named,
         )
         runner = JobRunner(
             engine,
@@ -301,6 +306,7 @@ def create_app(settings: Settings) -> FastAPI:
         chat,
         embeddings,
         models,
+        connectors,
         docs,
         metrics_route,
     )

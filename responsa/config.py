@@ -8,7 +8,8 @@
     recording_mode: live                           # RESPONSA_RECORDING_MODE
     recording_dir: ./recordings                    # RESPONSA_RECORDING_DIR
 
-Without a file, `OPENAI_API_KEY` (and `OPENAI_BASE_URL`) define provider `openai`, which serves
+Without a file, or with one that names no providers, `OPENAI_API_KEY` (and `OPENAI_BASE_URL`)
+define provider `openai`, which serves
 any model `openai/<name>` as upstream `<name>`. `${VAR}` in file values is expanded.
 """
 
@@ -91,6 +92,41 @@ class OidcConfig(BaseModel):
     leeway_s: float = Field(default=30.0, ge=0)
 
 
+class ConnectorConfig(BaseModel):
+    """An MCP server the operator names (`connectors: {<id>: {...}}` in the config file); a
+    request uses it as `{"type": "mcp", "connector_id": <id>}` and never sees its credentials."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    server_label: str | None = None
+    description: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    authorization: str | None = None  # sent as a bearer token
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"a connector url is http(s)://..., got {value!r}")
+        return value
+
+
+def _connectors(value: Any) -> Any:
+    """The reference server's form, a list of `{connector_id, url, server_label}`, as ours."""
+    if not isinstance(value, list):
+        return value
+    mapping: dict[str, Any] = {}
+    for entry in value:
+        if not isinstance(entry, dict) or not isinstance(entry.get("connector_id"), str):
+            raise ValueError("each connector in a list needs a 'connector_id'")
+        entry = dict(entry)
+        connector_id = entry.pop("connector_id")
+        entry.pop("connector_type", None)  # always "mcp"
+        mapping[connector_id] = entry
+    return mapping
+
+
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -138,6 +174,8 @@ class Settings(BaseModel):
     # Non-public destinations the server may fetch for clients (MCP servers, the search API):
     # "host", "host:port" or "*.suffix" (`outbound.allow` in the config file).
     outbound_allow: tuple[str, ...] = ()
+    # MCP servers requests name by id (`connector_id`); their hosts are allowed outbound.
+    connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
     # Per owner: responses running at once on one replica, background jobs queued or running.
     max_concurrent_per_owner: int | None = Field(default=None, ge=1)
     # How long an upstream may stay silent (before its first byte, between chunks) and take to
@@ -204,6 +242,11 @@ class Settings(BaseModel):
         if url.drivername not in DRIVERS:
             raise ValueError(f"unsupported driver {url.drivername!r}: use one of {', '.join(DRIVERS)}")
         return value
+
+    @field_validator("connectors", mode="before")
+    @classmethod
+    def _connector_list(cls, value: object) -> object:
+        return _connectors(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -376,7 +419,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         data["recording_dirs"] = [d for d in dirs.split(os.pathsep) if d]
 
     mode = str(data.get("recording_mode", "live"))
-    if not path:
+    if not data.get("providers"):  # no file, or a file naming no providers (only connectors, ...)
         provider = _env_provider(env, mode)
         if provider is not None:
             data["providers"] = {"openai": provider}

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from responsa.config import Settings
 
 MASK = "****"
-SECRET_KEYS = frozenset({"api_key", "secret_key", "tavily_api_key"})
+SECRET_KEYS = frozenset({"api_key", "secret_key", "tavily_api_key", "authorization"})
 
 
 def version() -> str:
@@ -40,6 +40,8 @@ def masked_url(url: str) -> str:
 
 
 def _masked(value: Any, key: str = "") -> Any:
+    if key == "headers" and isinstance(value, dict):  # a connector's: credentials, often
+        return {name: MASK for name in value}
     if isinstance(value, dict):
         return {k: _masked(v, k) for k, v in value.items()}
     if isinstance(value, list):

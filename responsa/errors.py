@@ -108,6 +108,15 @@ class Conflict(ResponsaError):
     default_code = None
 
 
+class ServiceUnavailable(ResponsaError):
+    """A capability the request asks for is not configured on this server (a safety provider
+    for `guardrails`): 503, as the reference server answers."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "service_unavailable"
+
+
 # Provider error codes that the Responses API documents for `response.error.code`; anything
 # else an upstream reports becomes `server_error`.
 RESPONSE_ERROR_CODES = frozenset(

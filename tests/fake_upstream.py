@@ -34,7 +34,7 @@ Any model follows a script in the prompt instead (`tests/scripted_model.py`: too
 before calls, refusals, reasoning deltas, JSON for schemas). Under `/strict/v1` the server is as
 strict as OpenAI: a field Chat Completions does not define is a 400.
 
-`POST /v1/embeddings` gives each input a vector of `dimensions` (default 8) floats from its
+`POST /v1/embeddings` gives each input a vector of `dimensions` (default 8, at most 3072) floats from its
 sha256, floats or base64 as asked; model `bad-request` is a 400 there too.
 `POST /search` plays Tavily (key `tvly-test`). `POST /tokenize` plays vLLM's for model
 `vllm-counted`. `/redirect?to=URL` answers 307 to URL.
@@ -388,6 +388,9 @@ async def embeddings(request: Request) -> Response:
     value = body["input"]
     inputs = [value] if isinstance(value, str) or (value and isinstance(value[0], int)) else value
     size = body.get("dimensions") or 8
+    if not isinstance(size, int) or not 1 <= size <= 3072:  # OpenAI's largest model has 3072
+        error = {"message": f"Invalid value for 'dimensions': {size}.", "type": "invalid_request_error"}
+        return JSONResponse({"error": {**error, "param": "dimensions", "code": None}}, status_code=400)
     data = []
     for index, text in enumerate(inputs):
         vector: Any = fake_vector(text, size)

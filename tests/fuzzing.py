@@ -99,6 +99,7 @@ def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
         "conversation_id": conversation["id"],
         "item_id": listed["data"][0]["id"],
         "model_id": "openai/gpt-4o",
+        "connector_id": "fuzz",  # no connector is configured there: its routes answer 404
     }
 
 
@@ -139,8 +140,11 @@ def fuzz_operation(
             tally.examples.setdefault(kind, f"{case.as_curl_command()}\n    {str(exc)[:500]}")
             return
         tally.statuses[response.status_code] += 1
+        checks = CHECKS
+        if response.status_code == 503 and '"code":"service_unavailable"' in response.text:
+            checks = CHECKS[1:]  # documented: `guardrails` with no safety provider (as the peer)
         try:
-            case.validate_response(response, checks=CHECKS)
+            case.validate_response(response, checks=checks)
         except (Failure, FailureGroup) as exc:
             for failure in _failures(exc):
                 kind = f"{type(failure).__name__}: {failure.title}"

@@ -139,6 +139,34 @@ class Health(BaseModel):
     status: Literal["OK"]
 
 
+class Connector(BaseModel):
+    """A configured MCP connector (`tools/connectors.py`), the reference server's shape."""
+
+    connector_type: Literal["mcp"]
+    connector_id: str
+    url: str
+    server_label: str | None
+    server_name: str | None
+    server_description: str | None
+    server_version: str | None
+
+
+class ConnectorList(BaseModel):
+    object: Literal["list"]
+    data: list[Connector]
+
+
+class ConnectorTool(BaseModel):
+    name: str
+    description: str | None
+    input_schema: dict[str, Any] | None
+
+
+class ConnectorToolList(BaseModel):
+    object: Literal["list"]
+    data: list[ConnectorTool]
+
+
 class CompactionResult(BaseModel):
     """`response.compaction` as sent: the SDK's `CompactedResponse` types its output as output
     items, which have no user message, yet the output is the history's user messages (input
@@ -274,6 +302,9 @@ SCHEMAS: dict[str, Any] = {
     "ModelList": ModelList,
     "ProviderList": ProviderList,
     "Health": Health,
+    "Connector": Connector,
+    "ConnectorList": ConnectorList,
+    "ConnectorToolList": ConnectorToolList,
     "FileObject": FileObject,
     "FileList": FileList,
     "FileDeleted": FileDeleted,
@@ -308,6 +339,8 @@ ERRORS: dict[Status, str] = {
     429: "Too many requests: a per-owner limit, or the upstream's rate limit (with Retry-After).",
     500: "In replay mode, no recording matches the upstream call (code `replay_miss`).",
     502: "The upstream failed, timed out or could not be reached.",
+    503: "The request asks for a capability this server has not configured (`guardrails`: no "
+    "safety provider).",
     "4XX": "Any other 4xx the upstream answered, passed through with its message, type, param and code.",
 }
 

@@ -73,7 +73,7 @@ async def open_stream(events: EventStream, run: PreparedRun) -> list[Event]:
     **operation(
         ok="Response",
         body=CreateResponseRequest,
-        errors=(*BODY, *UPSTREAM, 409, 424),
+        errors=(*BODY, *UPSTREAM, 409, 424, 503),
         stream=("ResponseStreamEvent",),
         headers=[idempotency.PARAMETER],
     ),

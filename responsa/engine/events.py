@@ -1,7 +1,8 @@
 """Stream events: pure builders, one small state machine per output item, and the stamper.
 
 Map:
-    Stamper            the only place that assigns `sequence_number` (0, 1, 2, ...)
+    Stamper            the only place that assigns `sequence_number` (0, 1, 2, ...) and the
+                       `response_id` of item and content-part events
     lifecycle(...)     response.created / in_progress / completed / incomplete / failed
     mcp_list_tools_events, mcp_call_events, web_search_events, file_search_events,
     approval_request_events
@@ -21,18 +22,33 @@ from typing import Any
 
 from responsa.types import Event, Item
 
+# Events the reference server's client (`ogx-client`) parses only when they carry the
+# `response_id` (an extra field to OpenAI's shape: the official SDKs ignore it).
+WITH_RESPONSE_ID = frozenset(
+    {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+    }
+)
+
 
 class Stamper:
-    """Numbers events in the order they leave the engine."""
+    """Numbers events in the order they leave the engine, and puts the response id on the
+    events of `WITH_RESPONSE_ID`."""
 
-    __slots__ = ("next",)
+    __slots__ = ("next", "response_id")
 
-    def __init__(self, start: int = 0) -> None:
+    def __init__(self, start: int = 0, response_id: str | None = None) -> None:
         self.next = start
+        self.response_id = response_id
 
     def __call__(self, event: Event) -> Event:
         event["sequence_number"] = self.next
         self.next += 1
+        if self.response_id is not None and event["type"] in WITH_RESPONSE_ID:
+            event["response_id"] = self.response_id
         return event
 
 
@@ -42,8 +58,8 @@ class ShiftedStamper(Stamper):
 
     __slots__ = ("offset",)
 
-    def __init__(self, start: int, offset: int) -> None:
-        super().__init__(start)
+    def __init__(self, start: int, offset: int, response_id: str | None = None) -> None:
+        super().__init__(start, response_id)
         self.offset = offset
 
     def __call__(self, event: Event) -> Event:

@@ -78,6 +78,9 @@ class CreateResponseRequest(BaseModel):
     client_metadata: dict[str, Any] | None = None
     context_management: list[dict[str, Any]] | None = None
     conversation: str | dict[str, Any] | None = None
+    # The reference server's safety shields (sent with `extra_body`): refused while no safety
+    # provider is configured (`engine/run.py`), never forwarded upstream.
+    guardrails: list[str | dict[str, Any]] | None = None
     image: dict[str, Any] | None = None
     include: list[str] | None = None
     instructions: str | None = None

@@ -37,13 +37,14 @@ from responsa.engine.request import CreateResponseRequest
 from responsa.engine.response import UsageTotals, new_response
 from responsa.engine.tool_calls import Approvals, Decision, FileSearching, ToolRunner
 from responsa.engine.tools import ToolOptions, ToolSet
-from responsa.errors import InvalidRequest, ResponsaError, UpstreamError
+from responsa.errors import InvalidRequest, ResponsaError, ServiceUnavailable, UpstreamError
 from responsa.files import parts as file_parts
 from responsa.files.storage import Files, not_found
 from responsa.observability.watch import ResponseWatch
 from responsa.outbound import OutboundPolicy, OutboundRefused
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
+from responsa.tools.connectors import Connectors
 from responsa.tools.file_search import RESULTS_INCLUDE
 from responsa.tools.web_search import SearchProvider
 from responsa.types import ChatMessages, ChatRequest, Event, EventStream, Item
@@ -122,7 +123,9 @@ class Engine:
         turn_lease: conversations.TurnLease | None = None,
         tracing: Tracing | None = None,
         files: Files | None = None,
+        connectors: Connectors | None = None,
     ) -> None:
+        self.connectors = connectors or Connectors({})
         self.tracing = tracing
         self.files = files or Files(store)
         self.outbound = outbound
@@ -166,6 +169,11 @@ class Engine:
                 "do not send store=false.",
                 param="background",
             )
+        if req.guardrails:
+            raise ServiceUnavailable(
+                "Service 'Safety API' is not enabled: this server has no safety provider, so "
+                "'guardrails' cannot be applied. Remove 'guardrails' to run without them."
+            )
         if req.prompt is not None:
             raise InvalidRequest(
                 "Prompt templates ('prompt') are not supported by this server yet.", param="prompt"
@@ -200,10 +208,10 @@ class Engine:
         tools = ToolSet.from_request(
             req.tools,
             req.tool_choice,
-            ToolOptions(self.faithful, model.custom_native, self._search_available()),
+            ToolOptions(self.faithful, model.custom_native, self._search_available(), self.connectors),
             carried,
         )
-        if self.outbound is not None:  # the client names MCP servers: they must pass the policy
+        if self.outbound is not None:  # MCP servers (connectors' hosts are allow-listed) pass the policy
             for request in tools.mcp_requests:
                 try:
                     await self.outbound.check(request.server.url)
@@ -280,7 +288,7 @@ class Engine:
         `response.*` event. They open with `response.created` and `response.in_progress`, or with
         `opening` (a background job: what its stored stream does not hold yet); a job run again
         after another worker streamed output numbers its items from `index_offset`."""
-        stamp = Stamper(start)
+        stamp = Stamper(start, run.response["id"])
         response = run.response
         state = RunState(
             ResponseWatch(
@@ -294,7 +302,7 @@ class Engine:
             for event in opening:
                 yield stamp(event)
             if index_offset:
-                stamp = ShiftedStamper(stamp.next, index_offset)
+                stamp = ShiftedStamper(stamp.next, index_offset, run.response["id"])
             async for event in self._run_turns(run, state):
                 yield stamp(event)
             finished = True
@@ -323,7 +331,7 @@ class Engine:
         watch = ResponseWatch(
             self.tracing, response["model"], response["id"], run.model.provider.name, run.conversation_id
         )
-        stamp, state = Stamper(), RunState(watch)
+        stamp, state = Stamper(0, run.response["id"]), RunState(watch)
         for kind in ("created", "in_progress"):
             yield stamp(lifecycle(kind, run.response))
         run.response.update(status="completed", usage=state.usage.as_dict(), completed_at=int(time.time()))

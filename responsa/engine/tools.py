@@ -26,6 +26,7 @@ from typing import Any, Literal
 from responsa.engine.items.calls import TOOL_SEARCH, flat_name
 from responsa.errors import InvalidRequest
 from responsa.tools import file_search, web_search
+from responsa.tools.connectors import Connectors
 from responsa.tools.file_search import FileSearchSpec
 from responsa.tools.mcp import McpServer, McpTool
 
@@ -67,6 +68,7 @@ class ToolOptions:
     faithful: bool = True
     custom_native: bool = False
     search_available: bool = True
+    connectors: Connectors | None = None  # the MCP servers the config names
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class McpRequest:
     allowed: list[str] | None
     require_approval: Any
     spec: dict[str, Any]
+    connector: bool = False  # the server is a configured connector (`tools/connectors.py`)
 
     def needs_approval(self, name: str) -> bool:
         rule = self.require_approval
@@ -171,22 +174,30 @@ def upstream_name(tool: dict[str, Any]) -> str:
     return str((tool.get("function") or tool.get("custom") or {}).get("name"))
 
 
-def _mcp_request(index: int, tool: dict[str, Any], where: str) -> McpRequest:
+def _mcp_request(index: int, tool: dict[str, Any], where: str, connectors: Connectors | None) -> McpRequest:
     label = tool.get("server_label")
-    if not isinstance(label, str) or not label:
-        raise InvalidRequest(
-            f"Missing required parameter: '{where}.server_label'.", param=f"{where}.server_label"
-        )
+    connector_id = tool.get("connector_id")
     url = tool.get("server_url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        if tool.get("connector_id"):
+    if connector_id is not None and url is None:  # resolved from the config below
+        if not isinstance(connector_id, str) or not connector_id:
             raise InvalidRequest(
-                f"'{where}.connector_id': connectors are not supported; give 'server_url'.",
-                param=f"{where}.connector_id",
+                f"Invalid type for '{where}.connector_id': expected a string.", param=f"{where}.connector_id"
             )
-        raise InvalidRequest(
-            f"Missing required parameter: '{where}.server_url' (an http(s) URL).", param=f"{where}.server_url"
-        )
+        if label is not None and (not isinstance(label, str) or not label):
+            raise InvalidRequest(
+                f"Invalid value for '{where}.server_label': expected a string.", param=f"{where}.server_label"
+            )
+    else:
+        if not isinstance(label, str) or not label:
+            raise InvalidRequest(
+                f"Missing required parameter: '{where}.server_label'.", param=f"{where}.server_label"
+            )
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidRequest(
+                f"Missing required parameter: '{where}.server_url' (an http(s) URL) or "
+                f"'{where}.connector_id'.",
+                param=f"{where}.server_url",
+            )
     headers = tool.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise InvalidRequest(
@@ -217,7 +228,13 @@ def _mcp_request(index: int, tool: dict[str, Any], where: str) -> McpRequest:
             f"Invalid value for '{where}.require_approval': expected 'always', 'never' or a filter.",
             param=f"{where}.require_approval",
         )
-    return McpRequest(index, McpServer(label, url, headers, authorization), allowed, approval, tool)
+    if connector_id is not None and url is None:
+        server = (connectors or Connectors({})).server(connector_id, where, label, headers, authorization)
+    else:
+        server = McpServer(str(label), str(url), headers, authorization)
+    return McpRequest(
+        index, server, allowed, approval, tool, connector=connector_id is not None and url is None
+    )
 
 
 def _echo(tool: dict[str, Any]) -> dict[str, Any]:
@@ -231,15 +248,18 @@ def _echo(tool: dict[str, Any]) -> dict[str, Any]:
             "strict": tool.get("strict"),
         }
     if kind == "mcp":  # never echo headers or the authorization token
-        return {
+        echoed = {
             "type": "mcp",
-            "server_label": tool["server_label"],
+            "server_label": tool.get("server_label"),
             "server_url": tool.get("server_url"),
             "allowed_tools": tool.get("allowed_tools"),
             "require_approval": tool.get("require_approval", "never"),
             "headers": None,
             "server_description": tool.get("server_description"),
         }
+        if tool.get("connector_id") is not None:
+            echoed["connector_id"] = tool["connector_id"]
+        return echoed
     if kind == file_search.TOOL_TYPE:
         return file_search.echo(tool)
     if kind in web_search.TOOL_TYPES:
@@ -288,7 +308,10 @@ class ToolSet:
         toolset = cls(True, choice, [], options)
         for i, tool in enumerate(tools or ()):
             toolset._add(i, tool, f"tools[{i}]")
-            toolset.echo.append(_echo(tool))
+            echoed = _echo(tool)
+            if echoed["type"] == "mcp":  # a connector's label may come from the config
+                echoed["server_label"] = toolset.mcp_requests[-1].server.label
+            toolset.echo.append(echoed)
         offset = len(tools or ())
         for where, group in carried or ():
             for j, tool in enumerate(group):
@@ -355,7 +378,7 @@ class ToolSet:
                 i, {"type": "function", "function": function}, Target("tool_search", TOOL_SEARCH), False
             )
         elif kind == "mcp":
-            request = _mcp_request(i, tool, where)
+            request = _mcp_request(i, tool, where, self.options.connectors)
             if any(r.server.label == request.server.label for r in self.mcp_requests):
                 raise InvalidRequest(
                     f"Invalid value for '{where}.server_label': labels must be unique.",

@@ -1,0 +1,69 @@
+"""The reference server's own client, `ogx-client` (from PyPI), unmodified against Responsa:
+streamed events parse into its models (they need `response_id` on item and content-part
+events), conversations work, and `guardrails` is a clear 503 while no safety provider is set."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scripted_model import script
+from tests.support import Process, Server, upstream_requests
+
+ogx_client = pytest.importorskip(
+    "ogx_client", reason="ogx-client is not installed (bash scripts/setup.sh --dev)"
+)
+
+pytestmark = pytest.mark.clients
+
+
+def client(server: Server) -> ogx_client.OgxClient:
+    return ogx_client.OgxClient(base_url=server.url, max_retries=0)
+
+
+def test_streamed_events_parse_into_its_models(live_server: Server) -> None:
+    events = list(
+        client(live_server).responses.create(
+            model="gpt-4o", input=script({"say": "Hello from Responsa."}), stream=True
+        )
+    )
+    assert not [e for e in events if isinstance(e, dict)]  # every event became its model
+    final = events[-1].response
+    assert final.status == "completed" and final.output[0].content[0].text == "Hello from Responsa."
+    kinds = {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+    }
+    tagged = [e for e in events if e.type in kinds]
+    assert len(tagged) == 4 and {e.response_id for e in tagged} == {final.id}
+    done = next(e for e in tagged if e.type == "response.content_part.done")
+    assert done.part.text == "Hello from Responsa."
+
+
+def test_conversations_through_its_client(live_server: Server) -> None:
+    ogx = client(live_server)
+    conversation = ogx.conversations.create(
+        items=[{"type": "message", "role": "user", "content": "I am Ada."}]
+    )
+    answer = ogx.responses.create(
+        model="gpt-4o", input=script({"say": "Hi Ada."}, text="Who am I?"), conversation=conversation.id
+    )
+    assert answer.output[0].content[0].text == "Hi Ada."
+    items = ogx.conversations.items.list(conversation.id)
+    assert len(items.data) == 3  # the first message, the question, the answer
+
+
+def test_guardrails_are_refused_while_no_safety_provider_is_set(
+    live_server: Server, fake_upstream: Process
+) -> None:
+    from tests.support import HTTP
+
+    HTTP.delete(fake_upstream.url + "/fake/requests")
+    with pytest.raises(ogx_client.APIStatusError) as caught:
+        client(live_server).responses.create(
+            model="gpt-4o", input="hello", extra_body={"guardrails": ["llama-guard"]}
+        )
+    assert caught.value.status_code == 503
+    assert "Safety API" in str(caught.value) and "guardrails" in str(caught.value)
+    assert upstream_requests(fake_upstream) == []  # never forwarded
