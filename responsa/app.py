@@ -5,7 +5,7 @@ providers ──> OpenAICompatProvider per configured provider, wrapped by Recor
               unless the recording mode is `live`
 engine ──> Engine(store, registry), used by every route
 files ──> Files(store, files_dir): uploads, read by the routes and by the engine (`file_id`)
-prompts ──> Prompts(store, files): prompt templates (`/v1/prompts`)
+prompts ──> Prompts(store, files): prompt templates, read by the routes and by the engine (`prompt`)
 """
 
 from __future__ import annotations
@@ -230,6 +230,7 @@ def create_app(settings: Settings) -> FastAPI:
             turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),
             tracing=tracing,
             files=uploads,
+            prompts=templates,
         )
         runner = JobRunner(
             engine,

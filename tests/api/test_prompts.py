@@ -1,15 +1,25 @@
-"""The Prompts API (`/v1/prompts`, the reference server's shapes and routes) through the SDK,
-on both databases: versions, the default version, the list, delete, owners and bad input.
+"""The Prompts API (`/v1/prompts`, the reference server's shapes and routes) and `prompt` on
+`POST /v1/responses`: what the upstream receives for it (SPEC 1.3.7), on later turns, in the
+background, in a conversation, and the errors. Real servers over HTTP, on both databases.
 
 The `openai` SDK has no prompts resource (OpenAI's prompts are made in its dashboard), so
 `Prompts` below calls the routes through the SDK's own generic `get`/`post`/`put`/`delete`,
 as the reference server's client (`client.prompts`) names them: errors arrive as the SDK's
 typed exceptions, as for every other resource.
+
+The reference server's recordings of its prompt-template tests are not under
+`../shared/recordings/peer-dev` (only their names are, in spec/peer-behaviour.md 1.3.7 and
+its table, rows 29-30), so they cannot be replayed. `test_first_turns_are_the_peer_recordings`
+checks the same thing without them: the upstream body Responsa sends for those tests' first
+turns has the very name (the peer recorder's hash) of the peer's recording.
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,10 +28,13 @@ import httpx
 import openai
 import pytest
 
+from tests.api.test_background import wait_status
 from tests.api.test_security import new_key
-from tests.support import HTTP, Process, Server, new_database, start_server, upstream_env
+from tests.support import HTTP, Process, Server, new_database, start_server, upstream_env, upstream_requests
 
 PROMPT_ID = re.compile(r"pmpt_[0-9a-f]{48}")
+IMAGE_URL = "https://example.com/cat.png"
+REPLY = {"role": "assistant", "content": "Hello from gpt-4o!"}
 
 
 class Prompts:
@@ -223,6 +236,9 @@ def test_one_owners_prompts_are_not_anothers(
                 lambda: bob.update(pid, prompt="Bob's.", version=1),
                 lambda: bob.set_default_version(pid, 1),
                 lambda: bob.delete(pid),
+                lambda: bob.client.responses.create(
+                    model="openai/gpt-4o", input="hi", prompt={"id": pid, "variables": {"x": "y"}}
+                ),
             ]
             for call in calls:
                 with pytest.raises(openai.NotFoundError):
@@ -234,3 +250,246 @@ def test_one_owners_prompts_are_not_anothers(
             assert alice.versions(pid)[0] == {**mine, "is_default": False}
             alice.delete(pid)
             assert admin.list() == []
+
+
+def test_a_prompt_with_text_and_image_variables(live_server: Server, fake: Process) -> None:
+    client = live_server.client()
+    prompts = Prompts(client)
+    uploaded = client.files.create(file=("notes.md", b"# Notes"), purpose="user_data")
+    made = prompts.create(
+        "You are {{ role }}. Describe {{photo}} in a {{ tone }} tone, using {{ notes }}.",
+        ["role", "photo", "tone", "notes"],
+    )
+    reference: Any = {
+        "id": made["prompt_id"],
+        "variables": {
+            "role": "a curator",  # a plain string, as OpenAI allows
+            "photo": {"type": "input_image", "image_url": IMAGE_URL, "detail": "low"},
+            "tone": {"type": "input_text", "text": "calm"},
+            "notes": {"type": "input_file", "file_id": uploaded.id},
+        },
+    }
+    first = client.responses.create(
+        model="openai/gpt-4o", input="What is it?", instructions="Be brief.", prompt=reference
+    )
+    assert first.prompt is not None and first.prompt.model_dump(exclude_none=True) == reference
+    notes = base64.b64encode(b"# Notes").decode()
+    media = {
+        "role": "user",
+        "content": [
+            {"type": "image_url", "image_url": {"url": IMAGE_URL, "detail": "low"}},
+            {
+                "type": "file",
+                "file": {"file_data": f"data:text/markdown;base64,{notes}", "filename": "notes.md"},
+            },
+        ],
+    }
+    system = "You are a curator. Describe [Image: photo] in a calm tone, using [File: notes]."
+    assert upstream_requests(fake)[-1]["messages"] == [
+        {"role": "system", "content": system},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is it?"},
+        media,
+    ]
+    stored = [item.model_dump(exclude_none=True) for item in client.responses.input_items.list(first.id).data]
+    assert [item["role"] for item in stored] == ["user"]  # the prompt is not an input item
+
+    client.responses.create(model="openai/gpt-4o", input="And now?", previous_response_id=first.id)
+    # like instructions, the system message is not history; the media message is, as in OGX
+    assert upstream_requests(fake)[-1]["messages"] == [
+        {"role": "user", "content": "What is it?"},
+        media,
+        REPLY,
+        {"role": "user", "content": "And now?"},
+    ]
+
+
+def test_versions_pick_the_text(live_server: Server, fake: Process) -> None:
+    client = live_server.client()
+    prompts = Prompts(client)
+    pid = prompts.create("Formal.")["prompt_id"]
+    prompts.update(pid, prompt="Casual.", version=1)
+    for version, text in ((None, "Casual."), ("1", "Formal."), ("2", "Casual.")):
+        reference: Any = {"id": pid} if version is None else {"id": pid, "version": version}
+        done = client.responses.create(model="openai/gpt-4o", input="Hi", prompt=reference, stream=False)
+        assert done.prompt is not None and (done.prompt.id, done.prompt.version) == (pid, version)
+        assert upstream_requests(fake)[-1]["messages"][0] == {"role": "system", "content": text}
+    prompts.set_default_version(pid, 1)
+    client.responses.create(model="openai/gpt-4o", input="Hi", prompt={"id": pid})
+    assert upstream_requests(fake)[-1]["messages"][0] == {"role": "system", "content": "Formal."}
+    prompts.create("")  # an empty prompt adds no system message
+    empty = prompts.list()[0]["prompt_id"]
+    client.responses.create(model="openai/gpt-4o", input="Hi", prompt={"id": empty})
+    assert upstream_requests(fake)[-1]["messages"] == [{"role": "user", "content": "Hi"}]
+
+
+def test_bad_prompt_references_are_4xx_before_any_upstream_call(live_server: Server, fake: Process) -> None:
+    client = live_server.client()
+    prompts = Prompts(client)
+    pid = prompts.create("You are {{ role }} for {{ team }}.", ["role", "team"])["prompt_id"]
+    both = {"role": "x", "team": "y"}
+    cases: list[tuple[Any, int, str | None, str]] = [
+        ({"id": "pmpt_missing"}, 404, "prompt.id", "Prompt with id 'pmpt_missing' not found."),
+        ({"id": pid, "version": "99", "variables": both}, 404, "prompt.version", "Version 99 of prompt"),
+        (
+            {"id": pid, "variables": {**both, "extra": "z"}},
+            400,
+            "prompt.variables",
+            f"Invalid value for 'prompt.variables': extra. Variable not defined in prompt '{pid}'.",
+        ),
+        ({"id": pid, "variables": {"role": "x"}}, 400, "prompt.variables", "Missing prompt variables: team."),
+        ({"id": pid}, 400, "prompt.variables", "Missing prompt variables: role, team."),
+        ({"id": pid, "version": 1, "variables": both}, 400, "prompt.version", "as a string"),
+        ({"id": pid, "version": "v1", "variables": both}, 400, "prompt.version", "as a string"),
+        ({"id": pid, "version": "0", "variables": both}, 400, "prompt.version", "as a string"),
+        ({"id": pid, "variables": {"role": 5, "team": "y"}}, 400, "prompt.variables.role", "a string or"),
+        (
+            {"id": pid, "variables": {"role": {"type": "output_text", "text": "x"}, "team": "y"}},
+            400,
+            "prompt.variables.role",
+            "input_text, input_image, input_file",
+        ),
+        (
+            {"id": pid, "variables": {"role": {"type": "input_text"}, "team": "y"}},
+            400,
+            "prompt.variables.role.text",
+            "expected a string",
+        ),
+        (
+            {"id": pid, "variables": {"role": {"type": "input_image"}, "team": "y"}},
+            400,
+            "prompt.variables.role.image_url",
+            "Missing required parameter",
+        ),
+        (
+            {"id": pid, "variables": {"role": {"type": "input_file", "file_id": "file-nope"}, "team": "y"}},
+            404,
+            "prompt.variables.role.file_id",
+            "No such File object: file-nope",
+        ),
+        ({"id": pid, "variables": ["role"]}, 400, "prompt.variables", "expected an object"),
+        ({"id": pid, "variables": both, "extra": 1}, 400, "prompt.extra", "Unknown parameter"),
+        ({"id": 7}, 400, "prompt.id", "Missing required parameter: 'prompt.id'"),
+        ({}, 400, "prompt.id", "Missing required parameter: 'prompt.id'"),
+    ]
+    for stream in (False, True):  # a streamed request is refused before its stream starts, too
+        for reference, status, param, message in cases:
+            with pytest.raises(openai.APIStatusError) as failed:
+                client.responses.create(model="openai/gpt-4o", input="hi", prompt=reference, stream=stream)
+            assert failed.value.status_code == status, (reference, failed.value)
+            got = error(failed)
+            assert (got["param"], got["type"]) == (param, "invalid_request_error"), (reference, got)
+            assert message in got["message"], (reference, got)
+    assert upstream_requests(fake) == []
+
+
+def test_a_prompt_streamed_in_the_background_and_in_a_conversation(
+    live_server: Server, fake: Process
+) -> None:
+    client = live_server.client()
+    prompts = Prompts(client)
+    pid = prompts.create("You are a {{ specialty }} tutor. See {{ board }}.", ["specialty", "board"])[
+        "prompt_id"
+    ]
+    reference: Any = {
+        "id": pid,
+        "variables": {
+            "specialty": {"type": "input_text", "text": "mathematics"},
+            "board": {"type": "input_image", "image_url": IMAGE_URL},
+        },
+    }
+    system = {"role": "system", "content": "You are a mathematics tutor. See [Image: board]."}
+    media = {
+        "role": "user",
+        "content": [{"type": "image_url", "image_url": {"url": IMAGE_URL, "detail": "auto"}}],
+    }
+
+    events = list(
+        client.responses.create(model="openai/gpt-4o", input="Hello", prompt=reference, stream=True)
+    )
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    assert events[0].response.prompt is not None and events[0].response.prompt.id == pid
+    assert upstream_requests(fake)[-1]["messages"] == [system, {"role": "user", "content": "Hello"}, media]
+
+    queued = client.responses.create(model="openai/gpt-4o", input="Queued", prompt=reference, background=True)
+    done = wait_status(live_server, queued.id, {"completed", "failed"})
+    assert done["status"] == "completed" and done["prompt"]["id"] == pid
+    assert upstream_requests(fake)[-1]["messages"] == [system, {"role": "user", "content": "Queued"}, media]
+
+    conversation = client.conversations.create()
+    client.responses.create(
+        model="openai/gpt-4o", input="One", prompt=reference, conversation=conversation.id
+    )
+    assert upstream_requests(fake)[-1]["messages"] == [system, {"role": "user", "content": "One"}, media]
+    client.responses.create(model="openai/gpt-4o", input="Two", conversation=conversation.id)
+    one = {"role": "user", "content": [{"type": "text", "text": "One"}]}
+    said = {"role": "assistant", "content": [{"type": "text", "text": "Hello from gpt-4o!"}]}
+    # the conversation's items are its history: the prompt's messages are no item of it
+    assert upstream_requests(fake)[-1]["messages"] == [one, said, {"role": "user", "content": "Two"}]
+    items = client.conversations.items.list(conversation.id).data
+    assert [item.type for item in items] == ["message"] * 4
+
+
+def _peer_name(body: dict[str, Any], test: str) -> str:
+    """The name the reference server's recorder gives a recording: sha256 of the request's
+    method, path (`/v1/v1/chat/completions`, as its client called it), body and test id."""
+    key = {
+        "method": "POST",
+        "endpoint": "/v1/v1/chat/completions",
+        "body": body,
+        "test_id": f"tests/integration/responses/test_prompt_templates.py::{test}",
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def test_first_turns_are_the_peer_recordings(live_server: Server, fake: Process) -> None:
+    """The peer's `test_multi_variable_prompt_template` and `test_prompt_template_with_multi_turn`
+    (spec/peer-behaviour.md 1.3.7, recordings `d33198e5a433…` and `eceec40056ee…`), as their
+    client calls went; the second turn of the multi-turn test sends no system message."""
+    client = live_server.client()
+    prompts = Prompts(client)
+    names = ["role", "domain", "responsibility1", "responsibility2", "tone"]
+    text = (
+        "You are a {{ role }} assistant specializing in {{ domain }}.  Your responsibilities include "
+        "{{ responsibility1 }} and {{ responsibility2 }}.  Always maintain a {{ tone }} tone."
+    )
+    values = [
+        "technical support",
+        "software engineering",
+        "debugging code",
+        "answering questions",
+        "professional",
+    ]
+    multi = prompts.create(text, names)["prompt_id"]
+    variables: Any = {
+        name: {"type": "input_text", "text": value} for name, value in zip(names, values, strict=True)
+    }
+    client.responses.create(
+        model="openai/gpt-4o",
+        input=[{"role": "user", "content": "What do you do?"}],
+        prompt={"id": multi, "variables": variables},
+        stream=False,
+    )
+    test = "test_multi_variable_prompt_template[client_with_models-txt=openai/gpt-4o]"
+    assert _peer_name(upstream_requests(fake)[-1], test).startswith("d33198e5a433")
+
+    tutor = prompts.create("You are a {{ specialty }} tutor.", ["specialty"])["prompt_id"]
+    first = client.responses.create(
+        model="openai/gpt-4o",
+        input=[{"role": "user", "content": "What is your specialty?"}],
+        prompt={"id": tutor, "variables": {"specialty": {"type": "input_text", "text": "mathematics"}}},
+        stream=False,
+    )
+    test = "test_prompt_template_with_multi_turn[client_with_models-txt=openai/gpt-4o]"
+    assert _peer_name(upstream_requests(fake)[-1], test).startswith("eceec40056ee")
+    client.responses.create(
+        model="openai/gpt-4o",
+        input=[{"role": "user", "content": "Can you help me with algebra?"}],
+        previous_response_id=first.id,
+        stream=False,
+    )
+    assert upstream_requests(fake)[-1]["messages"] == [
+        {"role": "user", "content": "What is your specialty?"},
+        REPLY,
+        {"role": "user", "content": "Can you help me with algebra?"},
+    ]
