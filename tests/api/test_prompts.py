@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -139,6 +140,22 @@ def test_versions_and_the_default_version(live_server: Server) -> None:
         assert error(missing)["message"] == f"Prompt with id '{pid}' not found."
     with pytest.raises(openai.NotFoundError):
         prompts.update(pid, prompt="x", version=4)
+
+
+def test_of_concurrent_updates_from_one_version_one_wins(live_server: Server) -> None:
+    prompts = Prompts(live_server.client())
+    pid = prompts.create("Version one.")["prompt_id"]
+
+    def update(i: int) -> int:
+        try:
+            return int(prompts.update(pid, prompt=f"Update {i}.", version=1)["version"])
+        except openai.BadRequestError:
+            return 0
+
+    with ThreadPoolExecutor(8) as pool:
+        made = sorted(pool.map(update, range(8)))
+    assert made == [0] * 7 + [2]
+    assert [v["version"] for v in prompts.versions(pid)] == [1, 2]
 
 
 def test_the_list_holds_every_prompt_newest_first(live_server: Server) -> None:
