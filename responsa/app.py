@@ -5,6 +5,7 @@ providers ──> OpenAICompatProvider per configured provider, wrapped by Recor
               unless the recording mode is `live`
 engine ──> Engine(store, registry), used by every route
 files ──> Files(store, files_dir): uploads, read by the routes and by the engine (`file_id`)
+prompts ──> Prompts(store, files): prompt templates, read by the routes and by the engine (`prompt`)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from responsa.api import (
     handlers,
     models,
     openapi,
+    prompts,
     responses,
     vector_stores,
     websocket,
@@ -58,6 +60,7 @@ from responsa.observability.logs import configure_logging
 from responsa.observability.metrics import process_exited
 from responsa.observability.watch import start_tracing
 from responsa.outbound import OutboundPolicy
+from responsa.prompts.service import Prompts
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.index import RecordingIndex
 from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
@@ -218,6 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         tracing = start_tracing(settings.otlp_endpoint)
         uploads = Files(store, settings.files_dir, settings.file_limit)
+        templates = Prompts(store, uploads)
         if tracing is not None:
             log.info("tracing: spans go to %s over OTLP/HTTP", settings.otlp_endpoint)
         engine = Engine(
@@ -231,6 +235,7 @@ def create_app(settings: Settings) -> FastAPI:
             tracing=tracing,
             files=uploads,
             connectors=named,
+            prompts=templates,
         )
         runner = JobRunner(
             engine,
@@ -250,6 +255,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store = store
         app.state.engine = engine
         app.state.files = uploads
+        app.state.prompts = templates
         app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
         app.bodies = LargeBodies(settings.max_large_bodies, settings.large_body_wait_s)  # type: ignore[attr-defined]
@@ -285,7 +291,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_allow_origins),
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["authorization", "content-type", "openai-beta", "x-responsa-test-id"],
         )
     handlers.install(app)
@@ -302,6 +308,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses,
         conversations,
         files,
+        prompts,
         vector_stores,
         chat,
         embeddings,

@@ -72,7 +72,7 @@ def _failures(exc: BaseException) -> list[Failure]:
 def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
     """Path parameters naming objects that exist: a background response (stored, with input
     items), a conversation with two items, a model, an uploaded file, in a vector store by a
-    batch. Made afresh for each operation, so one operation's deletes leave the next its own."""
+    batch, a prompt. Made afresh for each operation, so one operation's deletes leave the next its own."""
     response = http.post(
         base_url + "/v1/responses",
         json={"model": "openai/gpt-4o", "input": [{"role": "user", "content": "hi"}], "background": True},
@@ -91,7 +91,9 @@ def existing_ids(base_url: str, http: requests.Session) -> dict[str, str]:
         json={"file_ids": [uploaded["id"]]},
         timeout=30,
     ).json()
+    prompt = http.post(base_url + "/v1/prompts", json={"prompt": "{{ x }}", "variables": ["x"]}, timeout=30)
     return {
+        "prompt_id": prompt.json()["prompt_id"],
         "vector_store_id": store["id"],
         "batch_id": batch["id"],
         "file_id": uploaded["id"],

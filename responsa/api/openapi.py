@@ -9,10 +9,11 @@ Each route declares its own contract next to its code, with `operation(...)`:
   documented schema is the enforced one;
 * `ok` names the success schema: an SDK type (`openai.types...`), or one of the few wire
   shapes the SDK lacks, defined below (`ResponseList`, `ModelList`, ...); `stream` names the
-  schemas of a stream's events, and adds `text/event-stream` beside it;
+  schemas of a stream's events, and adds `text/event-stream` beside it; `status=204` is a
+  success with no body (`DELETE /v1/prompts/{prompt_id}`, as the reference server answers it);
 * `errors` lists the statuses the route itself can return; `document` adds the guard's
   (`auth/guard.py`) to every route: 400 (a bad Host header), 401 (authentication on; not
-  `/v1/health`) and, for POST routes, 415 (a body that is not JSON). Every error has the
+  `/v1/health`) and, for POST and PUT routes, 415 (a body that is not JSON). Every error has the
   OpenAI envelope, `ErrorResponse`. Bodies are JSON, but for the one upload route
   (`POST /v1/files`, multipart/form-data: `form`).
 
@@ -53,7 +54,7 @@ from openai.types.vector_stores import (
     VectorStoreFileBatch,
     VectorStoreFileDeleted,
 )
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.responses import Response as StarletteResponse
 
 from responsa.auth.guard import BODY_METHODS, OPEN_PATHS
@@ -69,6 +70,7 @@ from responsa.engine.request import (
     UpdateConversationRequest,
 )
 from responsa.files.storage import EXPIRY_RANGE_S, PURPOSES
+from responsa.prompts.requests import CreatePromptRequest, SetDefaultVersionRequest, UpdatePromptRequest
 from responsa.vector_stores.requests import (
     CreateFileBatchRequest,
     CreateVectorStoreFileRequest,
@@ -256,6 +258,22 @@ class VectorStoreFileContentPage(BaseModel):
     next_page: str | None
 
 
+class Prompt(BaseModel):
+    """A version of a prompt template, in the reference server's (OGX) shape (the SDK has none)."""
+
+    prompt: str | None
+    version: int = Field(ge=1)
+    prompt_id: str
+    variables: list[str]
+    is_default: bool
+
+
+class PromptList(BaseModel):
+    """`GET /v1/prompts` and `.../versions`: OGX's `ListPromptsResponse`, every row, no cursor."""
+
+    data: list[Prompt]
+
+
 # `POST /v1/files`: the multipart form the SDK sends (`expires_after` flattened to two fields).
 FILE_UPLOAD: dict[str, Any] = {
     "type": "object",
@@ -323,6 +341,11 @@ SCHEMAS: dict[str, Any] = {
     "VectorStoreFileBatch": VectorStoreFileBatch,
     "VectorStoreSearchResultsPage": VectorStoreSearchResultsPage,
     "VectorStoreFileContentPage": VectorStoreFileContentPage,
+    "CreatePromptRequest": CreatePromptRequest,
+    "UpdatePromptRequest": UpdatePromptRequest,
+    "SetDefaultVersionRequest": SetDefaultVersionRequest,
+    "Prompt": Prompt,
+    "PromptList": PromptList,
 }
 
 ERRORS: dict[Status, str] = {
@@ -385,16 +408,20 @@ def operation(
     errors: Iterable[Status] = (),
     stream: tuple[str, ...] = (),
     headers: Iterable[dict[str, Any]] = (),
+    status: Literal[200, 204] = 200,
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator: its body, success schema, the schemas of its
     stream's events (when it streams) and the error statuses the route itself can return
-    (`document` adds the guard's). `ok=None` is a route that answers bytes of any type; `form`
-    is the schema of a multipart/form-data body."""
+    (`document` adds the guard's). `ok=None` is a route that answers bytes of any type, or,
+    with `status=204`, nothing; `form` is the schema of a multipart/form-data body."""
     content: dict[str, Any] = {"application/json": {"schema": ref(ok)}} if ok is not None else dict(BINARY)
     if stream:
         content["text/event-stream"] = {"schema": _event_stream(stream)}
-    responses: dict[int | str, Any] = {200: {"description": "Success.", "content": content}}
-    responses.update({status: _error(status) for status in errors})
+    success: dict[str, Any] = {"description": "Success.", "content": content}
+    if status == 204:
+        success = {"description": "Success: no content."}
+    responses: dict[int | str, Any] = {status: success}
+    responses.update({code: _error(code) for code in errors})
     extra: dict[str, Any] = {}
     if headers:
         extra["parameters"] = [{"in": "header", "required": False, **header} for header in headers]
@@ -406,6 +433,8 @@ def operation(
     kwargs: dict[str, Any] = {"responses": responses, "openapi_extra": extra}
     if ok is None:  # no JSON default beside the bytes
         kwargs["response_class"] = StarletteResponse
+    if status != 200:
+        kwargs["status_code"] = status
     return kwargs
 
 

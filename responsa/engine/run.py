@@ -42,6 +42,7 @@ from responsa.files import parts as file_parts
 from responsa.files.storage import Files, not_found
 from responsa.observability.watch import ResponseWatch
 from responsa.outbound import OutboundPolicy, OutboundRefused
+from responsa.prompts.service import Prompts
 from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
 from responsa.tools.connectors import Connectors
@@ -84,6 +85,7 @@ class PreparedRun:
     principal: Principal = OPEN  # who asked: the owner of what this run stores
     compaction: compaction.Plan | None = None  # a compaction trigger, or a compaction threshold
     kept: StoredResponse | None = None  # the finished response as stored (or not, with store: false)
+    appended: ChatMessages = field(default_factory=list)  # the prompt's media message, after the input
 
     def stored(self, response: dict[str, Any], messages: ChatMessages | None = None) -> StoredResponse:
         """This run's response (in the given state) as the store keeps it."""
@@ -124,10 +126,12 @@ class Engine:
         tracing: Tracing | None = None,
         files: Files | None = None,
         connectors: Connectors | None = None,
+        prompts: Prompts | None = None,
     ) -> None:
         self.connectors = connectors or Connectors({})
         self.tracing = tracing
         self.files = files or Files(store)
+        self.prompts = prompts or Prompts(store, self.files)
         self.outbound = outbound
         self.turn_lease = turn_lease or conversations.TurnLease()
         self.store = store
@@ -173,10 +177,6 @@ class Engine:
             raise ServiceUnavailable(
                 "Service 'Safety API' is not enabled: this server has no safety provider, so "
                 "'guardrails' cannot be applied. Remove 'guardrails' to run without them."
-            )
-        if req.prompt is not None:
-            raise InvalidRequest(
-                "Prompt templates ('prompt') are not supported by this server yet.", param="prompt"
             )
         model = self.registry.resolve(req.model)
         if model.model_type != "llm":
@@ -227,8 +227,11 @@ class Engine:
         else:
             past = list(previous.messages) if previous is not None else None
             chat_history = (past or []) + translate.to_chat_messages(req.input, past, options=chat_options)
+        prompt = await self.prompts.messages(req.prompt, scope)  # SPEC 1.3.7
+        chat_history = chat_history + prompt.appended
         await self._check_files(req.input, chat_history, scope)
         system: ChatMessages = [{"role": "system", "content": req.instructions}] if req.instructions else []
+        system = prompt.system + system  # the prompt's system message goes first
         if not system and not chat_history and not allow_empty:
             raise InvalidRequest("Invalid value for 'input': there is nothing to respond to.", param="input")
         chat = translate.build_chat_request(
@@ -257,6 +260,7 @@ class Engine:
             [item["id"] for item in items],
             principal=principal,
             compaction=compaction.plan(req),
+            appended=prompt.appended,
         )
 
     async def _check_files(self, input: str | list[Item], messages: ChatMessages, scope: str | None) -> None:
@@ -398,7 +402,7 @@ class Engine:
         (a turn that ran meanwhile); the ids tell, so an unchanged one is not read again."""
         if await self.store.item_ids(conversation_id) != run.conversation_item_ids:
             items = await conversations.all_items(self.store, conversation_id, run.principal.scope)
-            run.history = conversations.history(items, run.request.input, run.chat_options)
+            run.history = conversations.history(items, run.request.input, run.chat_options) + run.appended
             run.chat["messages"] = run.system + run.history
 
     async def _respond(self, run: PreparedRun, state: RunState) -> EventStream:

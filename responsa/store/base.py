@@ -12,7 +12,7 @@ so replicas on one PostgreSQL serialize them too.
 Implementations raise nothing for missing rows: lookups return None and deletes return False;
 the engine decides which error the client sees.
 
-Ownership: responses, conversations and files carry an `owner` (their items, events and jobs follow
+Ownership: responses, conversations, files and prompts carry an `owner` (their items, events and jobs follow
 them). Every lookup takes `owner`: a row of another owner is "missing" (so the client sees a
 404, never whether it exists); `owner=None` means any owner (admin keys).
 """
@@ -116,6 +116,20 @@ class StoredFile:
 class FilePage:
     rows: list[StoredFile]
     has_more: bool
+
+
+@dataclass(slots=True)
+class StoredPrompt:
+    """One version of a prompt template (`/v1/prompts`): its text with `{{ name }}`
+    placeholders, the variable names it declares, and whether it is the prompt's default."""
+
+    id: str
+    version: int
+    prompt: str
+    variables: list[str]
+    is_default: bool
+    created_at: int
+    owner: str = ""
 
 
 class Store(ABC):
@@ -344,3 +358,40 @@ class Store(ABC):
     @abstractmethod
     async def delete_file(self, file_id: str, owner: str | None = None) -> bool:
         """Delete a file's metadata and its bytes in the database, at once and for good."""
+
+    # Prompt templates: a prompt and its numbered versions, one of them the default
+
+    @abstractmethod
+    async def save_prompt(self, prompt: StoredPrompt) -> None:
+        """Store a new prompt with its first version (the default)."""
+
+    @abstractmethod
+    async def get_prompt(
+        self, prompt_id: str, version: int | None = None, owner: str | None = None
+    ) -> StoredPrompt | None:
+        """One version of a prompt (None: its default version)."""
+
+    @abstractmethod
+    async def list_prompts(self, owner: str | None = None) -> list[StoredPrompt]:
+        """The default version of every prompt, newest prompt first."""
+
+    @abstractmethod
+    async def prompt_versions(self, prompt_id: str, owner: str | None = None) -> list[StoredPrompt] | None:
+        """Every version of a prompt, oldest first; None when there is no such prompt."""
+
+    @abstractmethod
+    async def add_prompt_version(
+        self, prompt: StoredPrompt, after: int, make_default: bool, owner: str | None = None
+    ) -> bool:
+        """Store `prompt` (its `version` is `after + 1`) if `after` is still the prompt's latest
+        version; False when it is not (another update came first) or the prompt is gone."""
+
+    @abstractmethod
+    async def set_default_prompt_version(
+        self, prompt_id: str, version: int, owner: str | None = None
+    ) -> StoredPrompt | None:
+        """Make a version the default and return it; None when the prompt has no such version."""
+
+    @abstractmethod
+    async def delete_prompt(self, prompt_id: str, owner: str | None = None) -> bool:
+        """Delete a prompt with every version."""

@@ -25,6 +25,7 @@ from responsa.store.idempotency import SqlIdempotency
 from responsa.store.jobs import SqlJobs
 from responsa.store.keys import SqlKeys
 from responsa.store.paging import in_order, past
+from responsa.store.prompts import SqlPrompts
 from responsa.store.tables import (
     background_jobs,
     conversation_items,
@@ -83,7 +84,9 @@ def _row_to_stored(row: Any) -> StoredResponse:
     )
 
 
-class SqlStore(SqlConversations, SqlFiles, SqlJobs, SqlIdempotency, SqlKeys, SqlVectorStores, Store):
+class SqlStore(
+    SqlConversations, SqlFiles, SqlJobs, SqlIdempotency, SqlKeys, SqlPrompts, SqlVectorStores, Store
+):
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self._upsert_statement: Any = None

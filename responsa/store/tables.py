@@ -169,6 +169,31 @@ file_contents = Table(
     Column("data", LargeBinary, nullable=False),  # bytea on PostgreSQL, BLOB on SQLite
 )
 
+# Prompt templates (`/v1/prompts`): a prompt names its latest and its default version; each
+# version's text and declared variables (a JSON list) are a row of `prompt_versions`.
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("id", String(80), nullable=False, unique=True),
+    Column("owner", String(120), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("latest_version", Integer, nullable=False),
+    Column("default_version", Integer, nullable=False),
+    Index("ix_prompts_owner_created", "owner", "created_at", "pk"),
+    Index("ix_prompts_created", "created_at", "pk"),
+)
+
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column("prompt_id", String(80), ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("variables", Text, nullable=False),
+)
+
 # Vector stores (`/v1/vector_stores`). `version` goes up with every change to what a search
 # sees (chunks, attributes), so a process's cached vectors know when they are stale.
 vector_stores = Table(

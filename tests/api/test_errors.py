@@ -125,7 +125,7 @@ OK = {"model": "openai/gpt-4o", "input": "hi"}
             "both",
         ),
         ({**OK, "conversation": "conversation-1"}, "conversation", "conv_"),
-        ({**OK, "prompt": {"id": "pmpt_1"}}, "prompt", "not supported"),
+        ({**OK, "prompt": {"id": "pmpt_1", "version": 2}}, "prompt.version", "as a string"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
@@ -146,6 +146,7 @@ def test_bad_request_is_400(
             "previous_response_not_found",
         ),
         ({**OK, "conversation": "conv_" + "a" * 48}, "conversation", "not_found"),
+        ({**OK, "prompt": {"id": "pmpt_1"}}, "prompt.id", "not_found"),
     ],
 )
 def test_unknown_things_are_404(
