@@ -1,13 +1,14 @@
 """The reference server's own client, `ogx-client` (from PyPI), unmodified against Responsa:
 streamed events parse into its models (they need `response_id` on item and content-part
-events), conversations work, and `guardrails` is a clear 503 while no safety provider is set."""
+events), conversations and prompt templates work, and `guardrails` is a clear 503 while no
+safety provider is set."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.scripted_model import script
-from tests.support import Process, Server, upstream_requests
+from tests.support import HTTP, Process, Server, upstream_requests
 
 ogx_client = pytest.importorskip(
     "ogx_client", reason="ogx-client is not installed (bash scripts/setup.sh --dev)"
@@ -57,8 +58,6 @@ def test_conversations_through_its_client(live_server: Server) -> None:
 def test_guardrails_are_refused_while_no_safety_provider_is_set(
     live_server: Server, fake_upstream: Process
 ) -> None:
-    from tests.support import HTTP
-
     HTTP.delete(fake_upstream.url + "/fake/requests")
     with pytest.raises(ogx_client.APIStatusError) as caught:
         client(live_server).responses.create(
@@ -67,3 +66,39 @@ def test_guardrails_are_refused_while_no_safety_provider_is_set(
     assert caught.value.status_code == 503
     assert "Safety API" in str(caught.value) and "guardrails" in str(caught.value)
     assert upstream_requests(fake_upstream) == []  # never forwarded
+
+
+def test_prompts_through_its_client(live_server: Server, fake_upstream: Process) -> None:
+    ogx = client(live_server)
+    created = ogx.prompts.create(prompt="You help {{ name }} with {{topic}}.", variables=["name", "topic"])
+    assert created.prompt_id.startswith("pmpt_") and created.version == 1
+    second = ogx.prompts.update(
+        created.prompt_id,
+        prompt="You help {{ name }} with {{topic}}, briefly.",
+        variables=["name", "topic"],  # an update declares its own (none when left out, as OGX)
+        version=1,
+        set_as_default=True,
+    )
+    assert second.version == 2
+    assert ogx.prompts.retrieve(created.prompt_id, version=1).prompt == "You help {{ name }} with {{topic}}."
+    assert created.prompt_id in [p.prompt_id for p in ogx.prompts.list()]  # its client unwraps `data`
+    HTTP.delete(fake_upstream.url + "/fake/requests")
+    answer = ogx.responses.create(
+        model="gpt-4o",
+        input=script({"say": "Sure."}),
+        prompt={
+            "id": created.prompt_id,
+            "variables": {
+                "name": {"type": "input_text", "text": "Ada"},
+                "topic": {"type": "input_text", "text": "maths"},
+            },
+        },
+    )
+    assert (
+        answer.status == "completed" and answer.prompt is not None and answer.prompt.id == created.prompt_id
+    )
+    sent = upstream_requests(fake_upstream)[0]["messages"][0]
+    assert sent == {"role": "system", "content": "You help Ada with maths, briefly."}
+    ogx.prompts.delete(created.prompt_id)
+    with pytest.raises(ogx_client.NotFoundError):
+        ogx.prompts.retrieve(created.prompt_id)
