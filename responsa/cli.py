@@ -1,5 +1,6 @@
 """`responsa serve` (parse arguments, build Settings, run uvicorn), `responsa keys` (API keys in
-the configured database), `responsa config show` and `responsa doctor` (`responsa/doctor.py`)."""
+the configured database), `responsa config show` and `responsa doctor` (`responsa/doctor.py`),
+`responsa import-ogx` (`responsa/ogx_import.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import socket
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from responsa.config import ConfigError, Settings, load_settings
@@ -53,7 +55,37 @@ def _parser() -> argparse.ArgumentParser:
     config_actions.add_parser("show", help="print the settings the server would use, secrets masked")
     doctor = commands.add_parser("doctor", help="what is installed, and whether the settings work")
     doctor.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
+    ogx = commands.add_parser(
+        "import-ogx", help="turn a reference-server (OGX / llama-stack) run config into a Responsa config"
+    )
+    ogx.add_argument("ogx_config", metavar="CONFIG.yaml", help="the OGX run config")
+    ogx.add_argument("-o", "--output", help="write the Responsa config here (default: print it)")
     return parser
+
+
+def _import_ogx(args: argparse.Namespace) -> int:
+    """Print (or write) the converted config; every setting that could not be mapped is named
+    on stderr."""
+    import yaml
+
+    from responsa.ogx_import import convert
+
+    try:
+        ogx = yaml.safe_load(Path(args.ogx_config).read_text())
+        config, notes = convert(ogx)
+    except OSError as exc:
+        _fail(f"import-ogx: cannot read {args.ogx_config}: {exc.strerror}")
+    except (yaml.YAMLError, ValueError) as exc:
+        _fail(f"import-ogx: {args.ogx_config} is not an OGX run config: {exc}")
+    text = "# Made by `responsa import-ogx` from " + Path(args.ogx_config).name + "\n"
+    text += yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        print(text, end="")
+    for note in notes:
+        print(f"responsa: import-ogx: {note}", file=sys.stderr)
+    return 0
 
 
 def _fail(message: str) -> None:
@@ -133,6 +165,8 @@ def _split_local_threads(settings: Settings, workers: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "import-ogx":
+        raise SystemExit(_import_ogx(args))
     if args.command == "serve":
         if not 1 <= args.port <= 65535:
             _fail(f"invalid setting --port: {args.port} is not a port (1-65535)")

@@ -10,7 +10,8 @@
 
 Without a file, or with one that names no providers, `OPENAI_API_KEY` (and `OPENAI_BASE_URL`)
 define provider `openai`, which serves
-any model `openai/<name>` as upstream `<name>`. `${VAR}` in file values is expanded.
+any model `openai/<name>` as upstream `<name>`. `${VAR}` in file values is expanded
+(`${VAR:-default}` gives a default).
 """
 
 from __future__ import annotations
@@ -271,14 +272,17 @@ def default_db_url() -> str:
     return f"sqlite:///{path}"
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `${VAR}` (an error when unset) or `${VAR:-default}` (the default when unset or empty).
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _expand(value: Any, env: Mapping[str, str], where: str) -> Any:
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
-            name = match.group(1)
+            name, default = match.group(1), match.group(2)
+            if default is not None:
+                return env.get(name) or default
             if name not in env:
                 raise ConfigError(f"{where}: environment variable {name} is not set")
             return env[name]
