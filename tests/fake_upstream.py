@@ -12,6 +12,7 @@ Run: `python tests/fake_upstream.py --port N`. The upstream model name picks the
                       answers in text once the last message is a tool result
     tool-loop         calls the first offered tool every time
     slow              one content chunk per 0.2 s, ten of them
+    slow-long         the same, thirty of them (6 s: outlasts another replica's start)
     slow-once         the first request with a given last message waits 3 s; later ones do not
     no-usage          like the default, without a usage chunk
     rate-limited      HTTP 429 with Retry-After: 7
@@ -135,8 +136,8 @@ async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
     elif model == "slow-once" and _first_time(body):
         await asyncio.sleep(3)
         yield _sse(_chunk(model, {"content": "late"}))
-    elif model == "slow":
-        for i in range(10):
+    elif model in ("slow", "slow-long"):
+        for i in range(10 if model == "slow" else 30):
             await asyncio.sleep(0.2)
             yield _sse(_chunk(model, {"content": f"tick{i} "}))
     else:

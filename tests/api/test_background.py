@@ -160,7 +160,8 @@ def fold(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_job_survives_a_killed_replica(tmp_path: Path, shared_db: str, fake_upstream: Process) -> None:
     a = replica(tmp_path, "a", shared_db, fake_upstream)
-    queued = a.client().responses.create(model="openai/slow", input="tick", background=True)
+    # Long enough that A is still streaming once B has started (B's start takes ~2 s).
+    queued = a.client().responses.create(model="openai/slow-long", input="tick", background=True)
     with replica(tmp_path, "b", shared_db, fake_upstream) as b:
         final: list[Response | BaseException] = []
 

@@ -5,6 +5,8 @@ safety provider is set."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.scripted_model import script
@@ -17,15 +19,15 @@ ogx_client = pytest.importorskip(
 pytestmark = pytest.mark.clients
 
 
-def client(server: Server) -> ogx_client.OgxClient:
-    return ogx_client.OgxClient(base_url=server.url, max_retries=0)
+@pytest.fixture()
+def ogx(live_server: Server) -> Iterator[ogx_client.OgxClient]:
+    with ogx_client.OgxClient(base_url=live_server.url, max_retries=0) as client:
+        yield client  # closed after the test: an unclosed socket is an error in a later one
 
 
-def test_streamed_events_parse_into_its_models(live_server: Server) -> None:
+def test_streamed_events_parse_into_its_models(ogx: ogx_client.OgxClient) -> None:
     events = list(
-        client(live_server).responses.create(
-            model="gpt-4o", input=script({"say": "Hello from Responsa."}), stream=True
-        )
+        ogx.responses.create(model="gpt-4o", input=script({"say": "Hello from Responsa."}), stream=True)
     )
     assert not [e for e in events if isinstance(e, dict)]  # every event became its model
     final = events[-1].response
@@ -42,8 +44,7 @@ def test_streamed_events_parse_into_its_models(live_server: Server) -> None:
     assert done.part.text == "Hello from Responsa."
 
 
-def test_conversations_through_its_client(live_server: Server) -> None:
-    ogx = client(live_server)
+def test_conversations_through_its_client(ogx: ogx_client.OgxClient) -> None:
     conversation = ogx.conversations.create(
         items=[{"type": "message", "role": "user", "content": "I am Ada."}]
     )
@@ -56,20 +57,17 @@ def test_conversations_through_its_client(live_server: Server) -> None:
 
 
 def test_guardrails_are_refused_while_no_safety_provider_is_set(
-    live_server: Server, fake_upstream: Process
+    ogx: ogx_client.OgxClient, fake_upstream: Process
 ) -> None:
     HTTP.delete(fake_upstream.url + "/fake/requests")
     with pytest.raises(ogx_client.APIStatusError) as caught:
-        client(live_server).responses.create(
-            model="gpt-4o", input="hello", extra_body={"guardrails": ["llama-guard"]}
-        )
+        ogx.responses.create(model="gpt-4o", input="hello", extra_body={"guardrails": ["llama-guard"]})
     assert caught.value.status_code == 503
     assert "Safety API" in str(caught.value) and "guardrails" in str(caught.value)
     assert upstream_requests(fake_upstream) == []  # never forwarded
 
 
-def test_prompts_through_its_client(live_server: Server, fake_upstream: Process) -> None:
-    ogx = client(live_server)
+def test_prompts_through_its_client(ogx: ogx_client.OgxClient, fake_upstream: Process) -> None:
     created = ogx.prompts.create(prompt="You help {{ name }} with {{topic}}.", variables=["name", "topic"])
     assert created.prompt_id.startswith("pmpt_") and created.version == 1
     second = ogx.prompts.update(
