@@ -62,8 +62,10 @@ from responsa.observability.watch import start_tracing
 from responsa.outbound import OutboundPolicy
 from responsa.prompts.service import Prompts
 from responsa.providers.registry import ModelRegistry
+from responsa.recording.hits import HitsLog
 from responsa.recording.index import RecordingIndex
 from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
+from responsa.recording.redact import Redaction
 from responsa.store.sql import SqlStore
 from responsa.tools.connectors import Connectors
 from responsa.tools.web_search import SearchProvider, TavilySearch
@@ -74,11 +76,17 @@ from responsa.vector_stores.service import VectorStores
 log = logging.getLogger("responsa")
 
 
+def _redaction(settings: Settings) -> Redaction | None:
+    if not settings.recording_redact:
+        return None
+    return Redaction.build(settings.recording_redact_patterns, settings.recording_redact_fields)
+
+
 def _recording_index(settings: Settings) -> RecordingIndex | None:
     if settings.recording_mode == "live":
         return None
     started = time.perf_counter()
-    index = RecordingIndex.scan(settings.recording_dirs)
+    index = RecordingIndex.scan(settings.recording_dirs, _redaction(settings))
     log.info(
         "recording mode %s: %d recordings indexed from %s in %.2f s",
         settings.recording_mode,
@@ -98,10 +106,16 @@ def build_upstreams(settings: Settings, policy: OutboundPolicy) -> tuple[ModelRe
         return ModelRegistry(settings), search
     directory = settings.recording_dirs[0]
     mode = settings.recording_mode
+    redaction = index.redaction
+    hits = HitsLog(settings.recording_hits_log) if settings.recording_hits_log is not None else None
     registry = ModelRegistry(
-        settings, wrap=lambda inner: RecordingProvider(inner, mode=mode, index=index, directory=directory)
+        settings,
+        wrap=lambda inner: RecordingProvider(
+            inner, mode=mode, index=index, directory=directory, redaction=redaction, hits=hits
+        ),
     )
-    return registry, RecordingSearch(search, Recorder(mode, index, directory, settings.tavily_base_url))
+    recorder = Recorder(mode, index, directory, settings.tavily_base_url, redaction=redaction, hits=hits)
+    return registry, RecordingSearch(search, recorder)
 
 
 def app_from_environment() -> FastAPI:

@@ -1,6 +1,7 @@
 """`responsa serve` (parse arguments, build Settings, run uvicorn), `responsa keys` (API keys in
 the configured database), `responsa config show` and `responsa doctor` (`responsa/doctor.py`),
-`responsa import-ogx` (`responsa/ogx_import.py`)."""
+`responsa recordings` (`responsa/recording/manage.py`), `responsa import-ogx`
+(`responsa/ogx_import.py`)."""
 
 from __future__ import annotations
 
@@ -55,12 +56,100 @@ def _parser() -> argparse.ArgumentParser:
     config_actions.add_parser("show", help="print the settings the server would use, secrets masked")
     doctor = commands.add_parser("doctor", help="what is installed, and whether the settings work")
     doctor.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
+    recordings = commands.add_parser("recordings", help="list, verify, diff, prune and redact recordings")
+    recordings.add_argument("--config", help="YAML config file (default: $RESPONSA_CONFIG)")
+    recording_actions = recordings.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("list", "key, test id, endpoint, model, size and last hit of each recording"),
+        ("verify", "every file parses, is named by its key, no duplicates, no credentials (exit 1 if not)"),
+        ("stats", "counts by endpoint, test ids, size, duplicates"),
+        ("show", "print one recording (a key prefix or a file name)"),
+        ("diff", "where two recordings' requests differ"),
+        ("prune", "delete the recordings the hits log says no run used"),
+        ("redact", "apply the redaction rules to existing files and rename them to their new keys"),
+    ):
+        action = recording_actions.add_parser(name, help=text)
+        action.add_argument(
+            "--dir",
+            action="append",
+            type=Path,
+            help="a recordings directory (repeatable; default: recording_dir)",
+        )
+        if name == "show":
+            action.add_argument("key")
+        if name == "diff":
+            action.add_argument("a")
+            action.add_argument("b")
+        if name in ("list", "prune"):
+            action.add_argument("--hits", type=Path, help="the hits log (default: recording.hits_log)")
+        if name in ("prune", "redact"):
+            action.add_argument(
+                "--dry-run", action="store_true", help="say what would change, change nothing"
+            )
     ogx = commands.add_parser(
         "import-ogx", help="turn a reference-server (OGX / llama-stack) run config into a Responsa config"
     )
     ogx.add_argument("ogx_config", metavar="CONFIG.yaml", help="the OGX run config")
     ogx.add_argument("-o", "--output", help="write the Responsa config here (default: print it)")
     return parser
+
+
+def _recordings(settings: Settings, args: argparse.Namespace) -> int:
+    """`responsa recordings <action>` (`recording/manage.py`); problems go to stdout, one a line."""
+    from responsa.recording import manage
+    from responsa.recording.redact import Redaction
+
+    directories = args.dir or list(settings.recording_dirs)
+    if not directories:
+        _fail("recordings: give --dir or configure recording_dir")
+    missing = [d for d in directories if not d.is_dir()]
+    if missing:
+        _fail(f"recordings: no such directory: {missing[0]}")
+    redaction = Redaction.build(settings.recording_redact_patterns, settings.recording_redact_fields)
+    hits = getattr(args, "hits", None) or settings.recording_hits_log
+    if args.action == "verify":
+        problems = manage.verify(directories, redaction)
+        for problem in problems:
+            print(problem)
+        print(f"{len(problems)} problems" if problems else "all recordings are sound", file=sys.stderr)
+        return 1 if problems else 0
+    if args.action == "list":
+        for row in manage.listing(directories, redaction, hits):
+            print(row)
+        return 0
+    if args.action == "stats":
+        print("\n".join(manage.stats(directories, redaction)))
+        return 0
+    if args.action in ("show", "diff"):
+        chosen = []
+        for wanted in [args.key] if args.action == "show" else [args.a, args.b]:
+            found = manage.find(directories, wanted, redaction)
+            if not found or found[0].recording is None:
+                _fail(f"recordings: no recording matches {wanted!r}")
+            chosen.append(found[0])
+        if args.action == "show":
+            print(chosen[0].path.read_text(), end="")
+        else:
+            assert chosen[0].recording is not None and chosen[1].recording is not None
+            print("\n".join(manage.diff(chosen[0].recording, chosen[1].recording)))
+        return 0
+    if args.action == "prune":
+        if not isinstance(hits, Path) or not hits.is_file():
+            _fail("recordings prune: give --hits (the hits log of replay runs: recording.hits_log)")
+            return 2
+        unused = manage.unused(directories, redaction, hits)
+        for path in unused:
+            print(path)
+            if not args.dry_run:
+                path.unlink()
+        verb = "would be deleted" if args.dry_run else "deleted"
+        print(f"{len(unused)} recordings {verb}", file=sys.stderr)
+        return 0
+    changed = manage.redact(directories, redaction, args.dry_run)
+    for old, new in changed:
+        print(f"{old} -> {new}" if old != new else str(old))
+    print(f"{len(changed)} recordings {'would be ' if args.dry_run else ''}redacted", file=sys.stderr)
+    return 0
 
 
 def _import_ogx(args: argparse.Namespace) -> int:
@@ -178,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
     if args.command == "keys":
         raise SystemExit(asyncio.run(_keys(settings, args)))
+    if args.command == "recordings":
+        raise SystemExit(_recordings(settings, args))
     if args.command in ("config", "doctor"):
         from responsa import doctor
 

@@ -155,6 +155,14 @@ class Settings(BaseModel):
     embedded_embedder: bool = True
     recording_mode: RecordingMode = "live"
     recording_dirs: tuple[Path, ...] = ()
+    # Credentials are replaced in recorded bodies before the key is computed (`recording/redact.py`):
+    # extra regular expressions and field names (`recording.redact` in the file); off: `redact: false`.
+    recording_redact: bool = True
+    recording_redact_patterns: tuple[str, ...] = ()
+    recording_redact_fields: tuple[str, ...] = ()
+    # A JSON-lines log of every recording lookup (hit, miss, recorded), for `responsa recordings
+    # prune` and the pytest plugin's summary.
+    recording_hits_log: Path | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
     # Bare model names (`gpt-4o`, as clients hard-code them) go to this provider; `aliases` maps a
@@ -243,6 +251,16 @@ class Settings(BaseModel):
         if url.drivername not in DRIVERS:
             raise ValueError(f"unsupported driver {url.drivername!r}: use one of {', '.join(DRIVERS)}")
         return value
+
+    @field_validator("recording_redact_patterns")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {pattern!r} ({exc})") from None
+        return patterns
 
     @field_validator("connectors", mode="before")
     @classmethod
@@ -359,12 +377,32 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
     path = config_path or env.get("RESPONSA_CONFIG")
     data: dict[str, Any] = _read_file(Path(path), env) if path else {}
 
+    recording = data.pop("recording", None)  # `recording: {mode, dir, redact, hits_log}`
+    if recording is not None:
+        if not isinstance(recording, dict) or set(recording) - {"mode", "dir", "redact", "hits_log"}:
+            raise ConfigError(
+                "invalid setting recording: expected a mapping with mode, dir, redact, hits_log"
+            )
+        for key in ("mode", "dir", "hits_log"):
+            if key in recording:
+                data[f"recording_{key}"] = recording[key]
+        redact = recording.get("redact")
+        if isinstance(redact, bool):
+            data["recording_redact"] = redact
+        elif isinstance(redact, dict) and not set(redact) - {"enabled", "patterns", "fields"}:
+            if "enabled" in redact:
+                data["recording_redact"] = redact["enabled"]
+            data["recording_redact_patterns"] = redact.get("patterns") or []
+            data["recording_redact_fields"] = redact.get("fields") or []
+        elif redact is not None:
+            raise ConfigError("invalid setting recording.redact: true, false or {enabled, patterns, fields}")
     if "recording_dir" in data:
         data["recording_dirs"] = data.pop("recording_dir")
     overrides = {
         "RESPONSA_DB_URL": "db_url",
         "RESPONSA_RECORDING_MODE": "recording_mode",
         "RESPONSA_RECORDING_DIR": "recording_dirs",
+        "RESPONSA_RECORDING_HITS_LOG": "recording_hits_log",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
         "RESPONSA_MAX_LARGE_BODIES": "max_large_bodies",
         "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",

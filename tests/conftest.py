@@ -23,6 +23,9 @@ from tests.support import (
     start_server,
 )
 
+# The sample app's own suite runs only under the pytest plugin (tests/recording/test_pytest_plugin.py).
+collect_ignore = ["sample_app"]
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "responsa"
-# Modules of the optional `local` extra: imported only inside functions, once the provider is built.
-EXTRA_MODULES = {"responsa.providers.local_embedder"}
+# Modules of the optional `local` extra: imported only inside functions, once the provider is built;
+# and the pytest plugin, which only pytest loads (through its entry point), so pytest is there.
+EXTRA_MODULES = {"responsa.providers.local_embedder", "responsa.testing.pytest_plugin"}
 
 
 def _runtime_distributions() -> set[str]:

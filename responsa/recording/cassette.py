@@ -24,6 +24,7 @@ import orjson
 from pydantic import BaseModel
 
 from responsa.errors import UpstreamError
+from responsa.recording.keys import TOOL_ENDPOINT
 
 _ALLOWED_TYPE_PREFIX = "openai.types."
 _types: dict[str, type[BaseModel]] = {}
@@ -41,11 +42,21 @@ class Recording:
     response: dict[str, Any]
 
     @property
+    def is_tool_call(self) -> bool:
+        """The reference server's form of a tool recording: `request` is `{test_id, provider,
+        tool_name, kwargs}` itself, with no endpoint or body."""
+        return "tool_name" in self.request and "endpoint" not in self.request
+
+    @property
     def endpoint(self) -> str:
+        if self.is_tool_call:
+            return TOOL_ENDPOINT
         return str(self.request.get("endpoint") or "/v1/chat/completions")
 
     @property
     def body(self) -> dict[str, Any]:
+        if self.is_tool_call:
+            return {k: self.request.get(k) for k in ("provider", "tool_name", "kwargs")}
         body = self.request.get("body")
         return body if isinstance(body, dict) else {}
 
@@ -120,6 +131,27 @@ def decode_chunk(value: Any) -> dict[str, Any]:
 def encode(value: BaseModel) -> dict[str, Any]:
     cls = type(value)
     return {"__type__": f"{cls.__module__}.{cls.__qualname__}", "__data__": value.model_dump(mode="json")}
+
+
+def tool_result(response: dict[str, Any]) -> tuple[Any, str | None]:
+    """A tool recording's result and error message. Ours hold the result as `body`; the
+    reference server's a `ToolInvocationResult` whose `content` is the text the model read
+    (for web search, a JSON string) and whose `error_message` says why it failed."""
+    if response.get("is_exception"):
+        return None, str(response.get("exception_message") or "the tool failed")
+    body = response.get("body")
+    if isinstance(body, dict) and str(body.get("__type__", "")).endswith("ToolInvocationResult"):
+        data = body.get("__data__") or {}
+        if data.get("error_message"):
+            return None, str(data["error_message"])
+        content = data.get("content")
+        if isinstance(content, str):
+            try:
+                return json.loads(content), None
+            except json.JSONDecodeError:
+                return content, None
+        return content, None
+    return body, None
 
 
 def recorded_error(response: dict[str, Any]) -> UpstreamError | None:

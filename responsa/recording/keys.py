@@ -74,3 +74,34 @@ def request_key(method: str, endpoint: str, body: dict[str, Any], test_id: str |
     if endpoint not in MODEL_LIST_ENDPOINTS:
         payload["test_id"] = test_id
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def differences(recorded: Any, requested: Any, path: str = "", limit: int = 12) -> list[str]:
+    """The JSON paths where two request bodies differ (`messages[1].content`,
+    `temperature (only in the request)`), at most `limit` of them, shallowest first."""
+    found: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=str):
+                sub = f"{where}.{key}" if where else str(key)
+                if key not in a:
+                    found.append(f"{sub} (only in the request)")
+                elif key not in b:
+                    found.append(f"{sub} (only in the recording)")
+                else:
+                    walk(a[key], b[key], sub)
+                if len(found) >= limit:
+                    return
+        elif isinstance(a, list) and isinstance(b, list):
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                walk(x, y, f"{where}[{i}]")
+            if len(a) != len(b):
+                found.append(f"{where or '(body)'} ({len(a)} items recorded, {len(b)} requested)")
+        elif a != b:
+            found.append(where or "(body)")
+
+    walk(recorded, requested, path)
+    return found[:limit]

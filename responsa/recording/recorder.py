@@ -4,7 +4,9 @@
 
 Modes: `record` calls upstream and writes `<key>.json`; `replay` answers only from recordings
 and raises `ReplayMiss` otherwise; `record-if-missing` replays what it has and records the
-rest. (`live` needs no wrapper: `app.py` then uses the real provider directly.)
+rest. (`live` needs no wrapper: `app.py` then uses the real provider directly.) Credentials
+are redacted from every body before its key is computed and before it is written
+(`redact.py`); with a hits log, every lookup says what it found (`hits.py`).
 
 The test id that goes into each key is read from `responsa.context.current_test_id`, which the
 API layer sets from the request headers, so it follows every upstream call made while serving
@@ -27,8 +29,10 @@ from responsa.observability.metrics import REPLAY_LOOKUPS
 from responsa.providers.base import Provider
 from responsa.providers.openai_compat import OpenAICompatProvider
 from responsa.recording import cassette
+from responsa.recording.hits import HitsLog
 from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
+from responsa.recording.redact import Redaction
 from responsa.tools.web_search import SearchError, SearchProvider
 from responsa.types import ChatChunk, ChatRequest, ChunkStream, EmbeddingRequest
 
@@ -44,24 +48,45 @@ EMBEDDINGS_ENDPOINT = "/v1/embeddings"
 class Recorder:
     """Lookup and write-back shared by the recording wrappers."""
 
-    def __init__(self, mode: str, index: RecordingIndex, directory: Path, base_url: str = "") -> None:
+    def __init__(
+        self,
+        mode: str,
+        index: RecordingIndex,
+        directory: Path,
+        base_url: str = "",
+        *,
+        redaction: Redaction | None = None,
+        hits: HitsLog | None = None,
+    ) -> None:
         self.mode = mode
         self.index = index
         self.directory = directory
         self.base_url = base_url.rstrip("/")
+        self.redaction = redaction
+        self.hits = hits
 
     def lookup(
         self, method: str, endpoint: str, body: dict[str, Any], test_id: str | None
     ) -> tuple[str, cassette.Recording | None]:
+        """The key of this request (computed from its redacted form) and its recording, if
+        there is one; a miss in replay mode raises, naming the closest recording."""
+        if self.redaction is not None:
+            body = self.redaction.request(body)
         key = request_key(method, endpoint, body, test_id)
         if self.mode in ("replay", "record-if-missing"):
-            recording = self.index.find(key)
+            recording = self.index.find(key, body)
             REPLAY_LOOKUPS.labels("hit" if recording is not None else "miss").inc()
             if recording is not None:
+                self._note("hit", key, test_id, endpoint, recording.path)
                 return key, recording
             if self.mode == "replay":
+                self._note("miss", key, test_id, endpoint, None)
                 raise self.index.miss(key, endpoint, body, test_id)
         return key, None
+
+    def _note(self, outcome: str, key: str, test_id: str | None, endpoint: str, path: Path | None) -> None:
+        if self.hits is not None:
+            self.hits.note(outcome, key, test_id, endpoint, path)
 
     def save(
         self,
@@ -72,6 +97,9 @@ class Recorder:
         test_id: str | None,
         response: dict[str, Any],
     ) -> None:
+        if self.redaction is not None:  # a secret never reaches the disk
+            body = self.redaction.request(body)
+            response = self.redaction.response(response)
         request = {
             "method": method,
             "url": self.base_url + endpoint.removeprefix("/v1") if endpoint.startswith("/") else endpoint,
@@ -82,15 +110,25 @@ class Recorder:
         }
         path = cassette.write(self.directory, key, test_id, request, response)
         self.index.add(key, Entry(path, test_id, endpoint))
+        self._note("recorded", key, test_id, endpoint, path)
         log.info("recorded %s (test id %r) to %s", endpoint, test_id, path)
 
 
 class RecordingProvider(Provider):
-    def __init__(self, inner: Provider, *, mode: str, index: RecordingIndex, directory: Path) -> None:
+    def __init__(
+        self,
+        inner: Provider,
+        *,
+        mode: str,
+        index: RecordingIndex,
+        directory: Path,
+        redaction: Redaction | None = None,
+        hits: HitsLog | None = None,
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         base_url = str(getattr(getattr(inner, "client", None), "base_url", ""))
-        self.recorder = Recorder(mode, index, directory, base_url)
+        self.recorder = Recorder(mode, index, directory, base_url, redaction=redaction, hits=hits)
 
     def _lookup(self, endpoint: str, body: dict[str, Any], test_id: str | None) -> tuple[str, Any]:
         method = "GET" if endpoint == MODELS_ENDPOINT else "POST"
@@ -239,10 +277,12 @@ class RecordingSearch(SearchProvider):
         body = {"provider": self.inner.name, "tool_name": "web_search", "kwargs": {"query": query}}
         key, recording = self.recorder.lookup("POST", TOOL_ENDPOINT, body, None)
         if recording is not None:
-            if recording.response.get("is_exception"):
-                raise SearchError(str(recording.response.get("exception_message") or "web search failed"))
-            result: dict[str, Any] = recording.response["body"]
-            return result
+            replayed, error = cassette.tool_result(recording.response)
+            if error is not None:
+                raise SearchError(error)
+            if not isinstance(replayed, dict):
+                raise ReplayMiss(f"recording {recording.path} does not hold a web search result")
+            return replayed
         try:
             result = await self.inner.search(query, api_key)
         except SearchError as exc:

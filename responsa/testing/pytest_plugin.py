@@ -1,0 +1,189 @@
+"""The pytest plugin: your app's suite against one Responsa, recording or replaying.
+
+    pytest --responsa=record               # once, against the real upstream (OPENAI_API_KEY)
+    pytest --responsa=replay               # then offline: every upstream call from recordings
+    pytest --responsa=record-if-missing --responsa-dir tests/recordings
+
+With `--responsa`, one server (`responsa serve`, SQLite in a temporary folder) runs for the
+session in that mode, with `--responsa-dir` (default `recordings`) as its recordings and
+`--responsa-config` as its config. Tests get:
+
+- `responsa_client`: an `openai.OpenAI` client of that server whose requests carry the test's
+  node id as the test id (`X-Responsa-Test-Id`), so each test has its own recordings;
+- `responsa_base_url` (`http://127.0.0.1:<port>/v1`) and `responsa_headers` (the test-id
+  header) for any other client.
+
+At the end the terminal summary says how many upstream calls hit, missed and were recorded,
+names the recordings written (`record-if-missing`) and the recordings no test used
+(`replay`, from the server's hits log). Without `--responsa` the plugin does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MODES = ("record", "replay", "record-if-missing")
+HEADER = "X-Responsa-Test-Id"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("responsa", "Responsa: record and replay the upstream calls of your suite")
+    group.addoption("--responsa", choices=MODES, default=None, help="start a Responsa server in this mode")
+    group.addoption(
+        "--responsa-dir", default="recordings", help="the recordings directory (default: recordings)"
+    )
+    group.addoption("--responsa-config", default=None, help="a Responsa config file for the server")
+
+
+class ResponsaServer:
+    """One `responsa serve` for the session."""
+
+    def __init__(self, mode: str, directory: Path, config: str | None) -> None:
+        self.mode = mode
+        self.directory = directory.resolve()
+        self.workdir = Path(tempfile.mkdtemp(prefix="responsa-pytest-"))
+        self.hits_log = self.workdir / "hits.jsonl"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.before = (
+            {p.resolve() for p in self.directory.rglob("*.json")} if self.directory.is_dir() else set()
+        )
+        if mode != "replay":
+            self.directory.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "RESPONSA_RECORDING_MODE": mode,
+            "RESPONSA_RECORDING_DIR": str(self.directory),
+            "RESPONSA_RECORDING_HITS_LOG": str(self.hits_log),
+            "RESPONSA_DB_URL": f"sqlite:///{self.workdir / 'responsa.db'}",
+        }
+        command = [sys.executable, "-m", "responsa", "serve", "--port", str(self.port)]
+        if config:
+            command += ["--config", config]
+        self.log = (self.workdir / "server.log").open("wb")
+        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait()
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.close()
+                said = (self.workdir / "server.log").read_text().strip().splitlines()
+                raise pytest.UsageError(
+                    f"Responsa did not start (exit {self.proc.returncode}): "
+                    f"{said[-1] if said else 'no output'} (log: {self.workdir / 'server.log'})"
+                )
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise pytest.UsageError(f"Responsa did not answer in 60 s: see {self.workdir / 'server.log'}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+    def summary(self) -> list[str]:
+        outcomes: Counter[str] = Counter()
+        hit: set[str] = set()
+        if self.hits_log.is_file():
+            for line in self.hits_log.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                outcomes[entry.get("outcome", "?")] += 1
+                if entry.get("outcome") in ("hit", "recorded"):
+                    hit.add(entry.get("key"))
+        lines = [
+            f"responsa ({self.mode}, {self.directory}): {outcomes['hit']} hits, {outcomes['miss']} misses, "
+            f"{outcomes['recorded']} recorded"
+        ]
+        if self.mode != "replay":
+            written = sorted({p.resolve() for p in self.directory.rglob("*.json")} - self.before)
+            lines += [f"  recorded {p}" for p in written]
+        else:
+            from responsa.recording import manage
+
+            unused = manage.unused([self.directory], manage.default_redaction(), self.hits_log)
+            lines.append(f"  {len(unused)} recordings were not used" + (":" if unused else ""))
+            lines += [f"    {p}" for p in unused[:50]]
+            if len(unused) > 50:
+                lines.append(f"    ... and {len(unused) - 50} more (`responsa recordings prune --dry-run`)")
+        if outcomes["miss"]:
+            lines.append(f"  misses are explained in {self.workdir / 'server.log'}")
+        return lines
+
+
+_server: ResponsaServer | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _server
+    mode = config.getoption("--responsa")
+    if mode and not hasattr(config, "workerinput"):  # once per session (not in xdist workers)
+        _server = ResponsaServer(
+            mode, Path(config.getoption("--responsa-dir")), config.getoption("--responsa-config")
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _server is not None:
+        _server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _server is not None:
+        terminalreporter.section("responsa")
+        for line in _server.summary():
+            terminalreporter.write_line(line)
+
+
+def _running() -> ResponsaServer:
+    if _server is None:
+        pytest.skip("no Responsa server: run pytest with --responsa=record|replay|record-if-missing")
+    return _server
+
+
+@pytest.fixture(scope="session")
+def responsa_base_url() -> str:
+    return _running().base_url
+
+
+@pytest.fixture()
+def responsa_headers(request: pytest.FixtureRequest) -> dict[str, str]:
+    _running()
+    return {HEADER: request.node.nodeid}
+
+
+@pytest.fixture()
+def responsa_client(responsa_base_url: str, responsa_headers: dict[str, str]) -> Iterator[Any]:
+    import openai
+
+    with openai.OpenAI(
+        base_url=responsa_base_url, api_key="unused", default_headers=responsa_headers, max_retries=0
+    ) as client:
+        yield client
