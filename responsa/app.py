@@ -64,10 +64,11 @@ from responsa.prompts.service import Prompts
 from responsa.providers.registry import ModelRegistry
 from responsa.recording.hits import HitsLog
 from responsa.recording.index import RecordingIndex
-from responsa.recording.recorder import Recorder, RecordingProvider, RecordingSearch
+from responsa.recording.recorder import Recorder, RecordingMcp, RecordingProvider, RecordingSearch
 from responsa.recording.redact import Redaction
 from responsa.store.sql import SqlStore
 from responsa.tools.connectors import Connectors
+from responsa.tools.mcp import McpClient
 from responsa.tools.web_search import SearchProvider, TavilySearch
 from responsa.vector_stores.ingest import KIND as INGEST
 from responsa.vector_stores.ingest import Ingestor
@@ -97,13 +98,18 @@ def _recording_index(settings: Settings) -> RecordingIndex | None:
     return index
 
 
-def build_upstreams(settings: Settings, policy: OutboundPolicy) -> tuple[ModelRegistry, SearchProvider]:
-    """The inference providers and the web search provider (its requests pass `policy`),
-    recorded unless the mode is live."""
+def build_upstreams(
+    settings: Settings, policy: OutboundPolicy
+) -> tuple[ModelRegistry, SearchProvider, McpClient]:
+    """The inference providers, the web search provider and the MCP client (their requests
+    pass `policy`), recorded unless the mode is live. MCP calls are recorded too, except under
+    `translation: ogx` unless `recording.mcp` says so: the reference server's recordings hold
+    none (its suites run their MCP servers)."""
     search: SearchProvider = TavilySearch(settings.tavily_base_url, settings.tavily_api_key, policy=policy)
+    mcp_client = McpClient(policy)
     index = _recording_index(settings)
     if index is None:
-        return ModelRegistry(settings), search
+        return ModelRegistry(settings), search, mcp_client
     directory = settings.recording_dirs[0]
     mode = settings.recording_mode
     redaction = index.redaction
@@ -115,7 +121,14 @@ def build_upstreams(settings: Settings, policy: OutboundPolicy) -> tuple[ModelRe
         ),
     )
     recorder = Recorder(mode, index, directory, settings.tavily_base_url, redaction=redaction, hits=hits)
-    return registry, RecordingSearch(search, recorder)
+    record_mcp = (
+        settings.recording_mcp if settings.recording_mcp is not None else settings.translation != "ogx"
+    )
+    if record_mcp:
+        mcp_client = RecordingMcp(
+            mcp_client, Recorder(mode, index, directory, redaction=redaction, hits=hits)
+        )
+    return registry, RecordingSearch(search, recorder), mcp_client
 
 
 def app_from_environment() -> FastAPI:
@@ -228,7 +241,7 @@ def create_app(settings: Settings) -> FastAPI:
         named = Connectors(settings.connectors)
         # One policy for every fetch for a client; the operator's connectors are allowed.
         outbound = OutboundPolicy([*settings.outbound_allow, *named.allowed_hosts()])
-        registry, search = build_upstreams(settings, outbound)
+        registry, search, mcp_client = build_upstreams(settings, outbound)
         await registry.start()
         guard = Guard(settings, store, auth_on=await authentication_on(settings, store))
         log.info("%s", guard.describe())
@@ -249,6 +262,7 @@ def create_app(settings: Settings) -> FastAPI:
             tracing=tracing,
             files=uploads,
             connectors=named,
+            mcp_client=mcp_client,
             prompts=templates,
         )
         runner = JobRunner(

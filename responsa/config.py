@@ -163,6 +163,9 @@ class Settings(BaseModel):
     # A JSON-lines log of every recording lookup (hit, miss, recorded), for `responsa recordings
     # prune` and the pytest plugin's summary.
     recording_hits_log: Path | None = None
+    # Whether MCP calls are recorded and replayed: unset, yes except under `translation: ogx`
+    # (the reference server's recordings hold no MCP calls: its suites run their MCP servers).
+    recording_mcp: bool | None = None
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
     # Bare model names (`gpt-4o`, as clients hard-code them) go to this provider; `aliases` maps a
@@ -379,11 +382,11 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
 
     recording = data.pop("recording", None)  # `recording: {mode, dir, redact, hits_log}`
     if recording is not None:
-        if not isinstance(recording, dict) or set(recording) - {"mode", "dir", "redact", "hits_log"}:
+        if not isinstance(recording, dict) or set(recording) - {"mode", "dir", "redact", "hits_log", "mcp"}:
             raise ConfigError(
-                "invalid setting recording: expected a mapping with mode, dir, redact, hits_log"
+                "invalid setting recording: expected a mapping with mode, dir, redact, hits_log, mcp"
             )
-        for key in ("mode", "dir", "hits_log"):
+        for key in ("mode", "dir", "hits_log", "mcp"):
             if key in recording:
                 data[f"recording_{key}"] = recording[key]
         redact = recording.get("redact")
@@ -403,6 +406,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_RECORDING_MODE": "recording_mode",
         "RESPONSA_RECORDING_DIR": "recording_dirs",
         "RESPONSA_RECORDING_HITS_LOG": "recording_hits_log",
+        "RESPONSA_RECORDING_MCP": "recording_mcp",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
         "RESPONSA_MAX_LARGE_BODIES": "max_large_bodies",
         "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",

@@ -11,7 +11,6 @@ from starlette.responses import Response
 from responsa.api.deps import engine, json_response
 from responsa.api.openapi import operation
 from responsa.engine.run import Engine
-from responsa.tools import mcp
 
 router = APIRouter()
 
@@ -30,6 +29,6 @@ async def get_connector(connector_id: str, engine: Annotated[Engine, Depends(eng
 async def list_connector_tools(connector_id: str, engine: Annotated[Engine, Depends(engine)]) -> Response:
     engine.connectors.get(connector_id)  # 404 first
     server = engine.connectors.server(connector_id, "connector", None, {}, None)
-    tools = await mcp.list_tools(server, engine.outbound)
+    tools = await engine.mcp.list_tools(server)
     data = [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in tools]
     return json_response({"object": "list", "data": data})

@@ -47,6 +47,7 @@ from responsa.providers.registry import ModelRegistry, ResolvedModel
 from responsa.store.base import Job, Store, StoredResponse
 from responsa.tools.connectors import Connectors
 from responsa.tools.file_search import RESULTS_INCLUDE
+from responsa.tools.mcp import McpClient
 from responsa.tools.web_search import SearchProvider
 from responsa.types import ChatMessages, ChatRequest, Event, EventStream, Item
 
@@ -127,7 +128,10 @@ class Engine:
         files: Files | None = None,
         connectors: Connectors | None = None,
         prompts: Prompts | None = None,
+        mcp_client: McpClient | None = None,
     ) -> None:
+        # MCP servers are reached through this (recorded when recording: `recording/recorder.py`).
+        self.mcp = mcp_client or McpClient(outbound)
         self.connectors = connectors or Connectors({})
         self.tracing = tracing
         self.files = files or Files(store)
@@ -413,7 +417,7 @@ class Engine:
             response,
             req.max_tool_calls,
             Approvals.collect(run.previous, req.input),
-            self.outbound,
+            self.mcp,
             self._file_searching(run),
         )
         if run.tools.mcp_requests:

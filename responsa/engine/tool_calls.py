@@ -21,7 +21,6 @@ from responsa.engine.events import (
 )
 from responsa.engine.model_call import ServerCall
 from responsa.engine.tools import McpRequest, ToolSet
-from responsa.outbound import OutboundPolicy
 from responsa.store.base import StoredResponse
 from responsa.tools import file_search, mcp
 from responsa.tools.base import ToolError, ToolOutcome
@@ -114,12 +113,12 @@ class ToolRunner:
         response: dict[str, Any],
         max_tool_calls: int | None,
         approvals: Approvals,
-        outbound: OutboundPolicy | None = None,
+        mcp_client: mcp.McpClient | None = None,
         files: FileSearching | None = None,
     ) -> None:
+        self.mcp = mcp_client or mcp.McpClient()
         self.files = files
         self.citations: dict[str, str] = {}  # file id -> filename of every file found so far
-        self.outbound = outbound
         self.tools = tools
         self.search = search
         self.response = response
@@ -147,9 +146,7 @@ class ToolRunner:
             }
             failure: ToolError | None = None
             try:
-                tools = (
-                    listing if listing is not None else await mcp.list_tools(request.server, self.outbound)
-                )
+                tools = listing if listing is not None else await self.mcp.list_tools(request.server)
             except ToolError as exc:
                 failure, tools = exc, []
                 item["error"] = exc.message
@@ -200,7 +197,7 @@ class ToolRunner:
             message = f"The arguments for '{call.name}' are not a JSON object: {call.arguments!r}"
             outcome = ToolOutcome(message, error=message)
         else:
-            outcome = await mcp.call_tool(binding.server, call.name, arguments, self.outbound)
+            outcome = await self.mcp.call_tool(binding.server, call.name, arguments)
         item: Item = {
             "id": ids.item_id("mcp", self.response["id"]),
             "type": "mcp_call",

@@ -33,6 +33,8 @@ from responsa.recording.hits import HitsLog
 from responsa.recording.index import Entry, RecordingIndex
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
 from responsa.recording.redact import Redaction
+from responsa.tools.base import ToolError, ToolOutcome
+from responsa.tools.mcp import McpClient, McpServer, McpTool
 from responsa.tools.web_search import SearchError, SearchProvider
 from responsa.types import ChatChunk, ChatRequest, ChunkStream, EmbeddingRequest
 
@@ -43,6 +45,7 @@ log = logging.getLogger("responsa.recording")
 CHAT_ENDPOINT = "/v1/chat/completions"
 MODELS_ENDPOINT = "/v1/models"
 EMBEDDINGS_ENDPOINT = "/v1/embeddings"
+MCP_ENDPOINT = "mcp"  # MCP calls: keyed like chat calls (with the test id), not like web searches
 
 
 class Recorder:
@@ -300,3 +303,56 @@ class RecordingSearch(SearchProvider):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class RecordingMcp(McpClient):
+    """Records or replays MCP `tools/list` and `tools/call`, so a suite using MCP servers runs
+    with them stopped. Keyed by the server's label (not its URL, whose port changes from run
+    to run; never its headers or token), the tool and its arguments, and the test id."""
+
+    def __init__(self, inner: McpClient, recorder: Recorder) -> None:
+        super().__init__(inner.policy)
+        self.inner = inner
+        self.recorder = recorder
+
+    async def list_tools(self, server: McpServer) -> list[McpTool]:
+        body = {"provider": "mcp", "tool_name": "list_tools", "kwargs": {"server_label": server.label}}
+        test_id = current_test_id.get()
+        key, recording = self.recorder.lookup("POST", MCP_ENDPOINT, body, test_id)
+        if recording is not None:
+            replayed, error = cassette.tool_result(recording.response)
+            if error is not None:
+                raise ToolError(error)
+            tools = replayed.get("tools") if isinstance(replayed, dict) else None
+            if not isinstance(tools, list):
+                raise ReplayMiss(f"recording {recording.path} does not hold an MCP tool list")
+            return [McpTool(t["name"], t.get("description"), t.get("input_schema")) for t in tools]
+        try:
+            listed = await self.inner.list_tools(server)
+        except ToolError as exc:
+            failed = {
+                "body": None,
+                "is_streaming": False,
+                "is_exception": True,
+                "exception_message": exc.message,
+            }
+            self.recorder.save(key, "POST", MCP_ENDPOINT, body, test_id, failed)
+            raise
+        result = {"tools": [tool.as_item_entry() for tool in listed]}
+        self.recorder.save(key, "POST", MCP_ENDPOINT, body, test_id, {"body": result, "is_streaming": False})
+        return listed
+
+    async def call_tool(self, server: McpServer, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        kwargs = {"server_label": server.label, "name": name, "arguments": arguments}
+        body = {"provider": "mcp", "tool_name": "call_tool", "kwargs": kwargs}
+        test_id = current_test_id.get()
+        key, recording = self.recorder.lookup("POST", MCP_ENDPOINT, body, test_id)
+        if recording is not None:
+            replayed, _ = cassette.tool_result(recording.response)
+            if not isinstance(replayed, dict) or "content" not in replayed:
+                raise ReplayMiss(f"recording {recording.path} does not hold an MCP tool result")
+            return ToolOutcome(replayed["content"], replayed.get("output"), replayed.get("error"))
+        outcome = await self.inner.call_tool(server, name, arguments)
+        result = {"content": outcome.content, "output": outcome.output, "error": outcome.error}
+        self.recorder.save(key, "POST", MCP_ENDPOINT, body, test_id, {"body": result, "is_streaming": False})
+        return outcome

@@ -162,3 +162,17 @@ async def call_tool(
             parts or output or "Tool execution failed", error=output or "Tool execution failed"
         )
     return ToolOutcome(parts or "Tool execution failed", output=output)
+
+
+class McpClient:
+    """How the engine reaches MCP servers: these two calls, through the outbound policy. The
+    recording wrapper (`recording/recorder.RecordingMcp`) records and replays them."""
+
+    def __init__(self, policy: OutboundPolicy | None = None) -> None:
+        self.policy = policy
+
+    async def list_tools(self, server: McpServer) -> list[McpTool]:
+        return await list_tools(server, self.policy)
+
+    async def call_tool(self, server: McpServer, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        return await call_tool(server, name, arguments, self.policy)

@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from responsa.recording.keys import TOOL_ENDPOINT, request_key
-from tests.support import HTTP, Process, Server, start_server, upstream_requests
+from tests.support import HTTP, Process, Server, start_mcp_server, start_server, upstream_requests
 
 DEAD_UPSTREAM = "http://127.0.0.1:9/v1"
 SECRET = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
@@ -212,3 +212,30 @@ def test_peer_tool_recordings_and_duplicate_keys(tmp_path: Path, fake_upstream: 
     with server(tmp_path, "dup-rep", dup, "replay", DEAD_UPSTREAM) as replayer:
         answer = replayer.client("dup::t").responses.create(model="openai/gpt-4o", input="same")
     assert answer.output_text == fresh.output_text and "stale" not in answer.output_text
+
+
+def test_mcp_calls_replay_with_the_mcp_server_stopped(tmp_path: Path, fake_upstream: Process) -> None:
+    cassettes = tmp_path / "cassettes"
+    with start_mcp_server(tmp_path, "boiling") as mcp_server:
+        tool = {"type": "mcp", "server_label": "lab", "server_url": mcp_server.mcp_url}  # type: ignore[attr-defined]
+        with server(tmp_path, "rec", cassettes, "record", fake_upstream.url + "/v1") as recorder:
+            recorded = recorder.client("app::test_mcp").responses.create(
+                model="openai/tool-call",
+                input="Greet.",
+                tools=[tool],  # type: ignore[list-item]
+            )
+    listing, call = recorded.output[0], recorded.output[1]
+    assert listing.type == "mcp_list_tools" and call.type == "mcp_call" and call.output == "Hello, world!"
+    written = [json.loads(p.read_text())["request"]["endpoint"] for p in cassettes.glob("*.json")]
+    assert sorted(e for e in written if e == "mcp") == ["mcp", "mcp"]  # tools/list and tools/call
+    # The MCP server is gone and the upstream too: everything comes from the recordings.
+    with server(tmp_path, "rep", cassettes, "replay", DEAD_UPSTREAM) as replayer:
+        replayed = replayer.client("app::test_mcp").responses.create(
+            model="openai/tool-call",
+            input="Greet.",
+            tools=[tool],  # type: ignore[list-item]
+        )
+    assert replayed.status == "completed"
+    assert [t.name for t in replayed.output[0].tools] == [t.name for t in listing.tools]  # type: ignore[union-attr]
+    assert replayed.output[1].output == "Hello, world!"  # type: ignore[union-attr]
+    assert replayed.output_text == recorded.output_text
