@@ -1,7 +1,8 @@
 """How long does indexing a large recording tree take at start-up?
 
 Builds a tree of N recordings (default 2,000: the size of the peer's whole tree) from the peer's
-recordings in ../shared/recordings, each body made unique, then times `RecordingIndex.scan`.
+recordings in ../shared/recordings, each body made unique, then times `RecordingIndex.scan`,
+without and with the default redaction (every string of every body scanned for credentials).
 
     .venv/bin/python bench/recording_index.py [--count 2000]
 """
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from responsa.recording.index import RecordingIndex
+from responsa.recording.redact import Redaction
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "recordings"
 
@@ -41,22 +43,24 @@ def main() -> None:
         root = Path(tmp)
         build_tree(root, args.count)
         size = sum(p.stat().st_size for p in root.rglob("*.json"))
-        times = []
-        for _ in range(args.rounds):
-            started = time.perf_counter()
-            index = RecordingIndex.scan([root])
-            times.append(time.perf_counter() - started)
-        print(
-            json.dumps(
-                {
-                    "recordings": args.count,
-                    "indexed_keys": len(index),
-                    "tree_mb": round(size / 1e6, 1),
-                    "scan_s_median": round(statistics.median(times), 3),
-                    "scan_s_max": round(max(times), 3),
-                }
+        for redaction in (None, Redaction.build()):  # the server redacts by default
+            times = []
+            for _ in range(args.rounds):
+                started = time.perf_counter()
+                index = RecordingIndex.scan([root], redaction)
+                times.append(time.perf_counter() - started)
+            print(
+                json.dumps(
+                    {
+                        "recordings": args.count,
+                        "redaction": redaction is not None,
+                        "indexed_keys": len(index),
+                        "tree_mb": round(size / 1e6, 1),
+                        "scan_s_median": round(statistics.median(times), 3),
+                        "scan_s_max": round(max(times), 3),
+                    }
+                )
             )
-        )
 
 
 if __name__ == "__main__":

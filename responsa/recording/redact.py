@@ -36,6 +36,21 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
     ("tavily_key", r"\btvly-[A-Za-z0-9_-]{16,}"),
 )
+# A substring every match of PATTERNS contains: a string with none of them needs no regex.
+LITERALS = (
+    "PRIVATE KEY",
+    "eyJ",
+    "earer",
+    "EARER",
+    "sk-",
+    "AKIA",
+    "ASIA",
+    "gh",
+    "github_pat_",
+    "xox",
+    "AIza",
+    "tvly-",
+)
 FIELDS = frozenset(
     {
         "authorization",
@@ -58,15 +73,20 @@ class Redaction:
     combined: re.Pattern[str]  # every pattern as one alternation of named groups: one pass
     names: tuple[str, ...]  # the kind of each group, in order
     fields: frozenset[str]
+    literals: tuple[str, ...]  # one of these is in every match of the built-in patterns; () with custom ones
 
     @classmethod
     def build(cls, patterns: Iterable[str] = (), fields: Iterable[str] = ()) -> Redaction:
-        rules = [*PATTERNS, *(("custom", p) for p in patterns)]
+        custom = list(patterns)
+        rules = [*PATTERNS, *(("custom", p) for p in custom)]
         combined = re.compile("|".join(f"(?P<g{i}>{rx})" for i, (_, rx) in enumerate(rules)))
-        return cls(combined, tuple(name for name, _ in rules), FIELDS | {f.lower() for f in fields})
+        literals = () if custom else LITERALS
+        return cls(combined, tuple(name for name, _ in rules), FIELDS | {f.lower() for f in fields}, literals)
 
     def text(self, value: str) -> str:
         """`value` with every credential in it replaced by its placeholder."""
+        if self.literals and not any(literal in value for literal in self.literals):
+            return value  # the common case, without running the regular expression
         if not self.combined.search(value):
             return value
 
