@@ -117,7 +117,13 @@ def build_upstreams(
     registry = ModelRegistry(
         settings,
         wrap=lambda inner: RecordingProvider(
-            inner, mode=mode, index=index, directory=directory, redaction=redaction, hits=hits
+            inner,
+            mode=mode,
+            index=index,
+            directory=directory,
+            redaction=redaction,
+            hits=hits,
+            pace=settings.recording_pace,
         ),
     )
     recorder = Recorder(mode, index, directory, settings.tavily_base_url, redaction=redaction, hits=hits)

@@ -166,6 +166,9 @@ class Settings(BaseModel):
     # Whether MCP calls are recorded and replayed: unset, yes except under `translation: ogx`
     # (the reference server's recordings hold no MCP calls: its suites run their MCP servers).
     recording_mcp: bool | None = None
+    # How replayed streams are paced: "none" (at once), "recorded" (the gaps measured when
+    # recording), or a fixed gap in milliseconds between chunks, for tests of streaming UIs.
+    recording_pace: str = Field(default="none", pattern=r"^(none|recorded|\d{1,5})$")
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
     # Bare model names (`gpt-4o`, as clients hard-code them) go to this provider; `aliases` maps a
@@ -254,6 +257,11 @@ class Settings(BaseModel):
         if url.drivername not in DRIVERS:
             raise ValueError(f"unsupported driver {url.drivername!r}: use one of {', '.join(DRIVERS)}")
         return value
+
+    @field_validator("recording_pace", mode="before")
+    @classmethod
+    def _pace_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("recording_redact_patterns")
     @classmethod
@@ -382,11 +390,18 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
 
     recording = data.pop("recording", None)  # `recording: {mode, dir, redact, hits_log}`
     if recording is not None:
-        if not isinstance(recording, dict) or set(recording) - {"mode", "dir", "redact", "hits_log", "mcp"}:
+        if not isinstance(recording, dict) or set(recording) - {
+            "mode",
+            "dir",
+            "redact",
+            "hits_log",
+            "mcp",
+            "pace",
+        }:
             raise ConfigError(
-                "invalid setting recording: expected a mapping with mode, dir, redact, hits_log, mcp"
+                "invalid setting recording: expected a mapping with mode, dir, redact, hits_log, mcp, pace"
             )
-        for key in ("mode", "dir", "hits_log", "mcp"):
+        for key in ("mode", "dir", "hits_log", "mcp", "pace"):
             if key in recording:
                 data[f"recording_{key}"] = recording[key]
         redact = recording.get("redact")
@@ -407,6 +422,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_RECORDING_DIR": "recording_dirs",
         "RESPONSA_RECORDING_HITS_LOG": "recording_hits_log",
         "RESPONSA_RECORDING_MCP": "recording_mcp",
+        "RESPONSA_RECORDING_PACE": "recording_pace",
         "RESPONSA_MAX_BODY_BYTES": "max_body_bytes",
         "RESPONSA_MAX_LARGE_BODIES": "max_large_bodies",
         "RESPONSA_LARGE_BODY_WAIT_S": "large_body_wait_s",

@@ -15,7 +15,9 @@ that request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,9 +129,11 @@ class RecordingProvider(Provider):
         directory: Path,
         redaction: Redaction | None = None,
         hits: HitsLog | None = None,
+        pace: str = "none",
     ) -> None:
         self.inner = inner
         self.name = inner.name
+        self.pace = pace  # how replayed streams are paced: "none", "recorded" or milliseconds
         base_url = str(getattr(getattr(inner, "client", None), "base_url", ""))
         self.recorder = Recorder(mode, index, directory, base_url, redaction=redaction, hits=hits)
 
@@ -147,19 +151,34 @@ class RecordingProvider(Provider):
         test_id = current_test_id.get()
         key, recording = self._lookup(CHAT_ENDPOINT, request, test_id)
         if recording is not None:
-            for chunk in _replayed_chunks(recording):
+            chunks_back = _replayed_chunks(recording)
+            gaps = _pace(self.pace, recording, len(chunks_back))
+            for chunk, gap in zip(chunks_back, gaps, strict=True):
+                if gap:
+                    await asyncio.sleep(gap)
                 yield chunk
             return
         chunks: list[dict[str, Any]] = []
+        times: list[int] = []  # milliseconds before each chunk (for `recording.pace: recorded`)
+        last = time.monotonic()
         try:
             async for chunk in self.inner.stream_chat(request):
+                now = time.monotonic()
+                times.append(round((now - last) * 1000))
+                last = now
                 chunks.append(cassette.encode_chunk(chunk))
                 yield chunk
         except UpstreamError as exc:
             if not chunks:  # a refused request replays as the same refusal
                 self._save(key, CHAT_ENDPOINT, request, test_id, cassette.exception_response(exc))
             raise
-        self._save(key, CHAT_ENDPOINT, request, test_id, {"body": chunks, "is_streaming": True})
+        self._save(
+            key,
+            CHAT_ENDPOINT,
+            request,
+            test_id,
+            {"body": chunks, "is_streaming": True, "chunk_times_ms": times},
+        )
 
     async def _whole(
         self,
@@ -244,6 +263,19 @@ class RecordingProvider(Provider):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _pace(pace: str, recording: cassette.Recording, count: int) -> list[float]:
+    """Seconds to wait before each replayed chunk: none, the gaps the recording measured
+    (`chunk_times_ms`; none for a recording without them, as the seeds'), or a fixed gap."""
+    if pace == "none":
+        return [0.0] * count
+    if pace == "recorded":
+        times = recording.response.get("chunk_times_ms")
+        if isinstance(times, list) and len(times) == count:
+            return [max(0.0, float(t)) / 1000 for t in times]
+        return [0.0] * count
+    return [int(pace) / 1000] * count
 
 
 def _raise_recorded_error(recording: cassette.Recording) -> None:

@@ -239,3 +239,30 @@ def test_mcp_calls_replay_with_the_mcp_server_stopped(tmp_path: Path, fake_upstr
     assert [t.name for t in replayed.output[0].tools] == [t.name for t in listing.tools]  # type: ignore[union-attr]
     assert replayed.output[1].output == "Hello, world!"  # type: ignore[union-attr]
     assert replayed.output_text == recorded.output_text
+
+
+def test_streams_record_their_pace_and_replay_paced(tmp_path: Path, fake_upstream: Process) -> None:
+    """`recording.pace: recorded` replays a stream with the gaps measured when it was recorded
+    (the durations themselves belong to no assert here); a bad pace stops the server at start."""
+    cassettes = tmp_path / "cassettes"
+    with server(tmp_path, "rec", cassettes, "record", fake_upstream.url + "/v1") as recorder:
+        recorded = recorder.client("app::test_pace").responses.create(model="openai/slow", input="tick")
+    (document,) = [json.loads(p.read_text()) for p in cassettes.glob("*.json")]
+    times = document["response"]["chunk_times_ms"]
+    assert len(times) == len(document["response"]["body"]) and all(isinstance(t, int) for t in times)
+    for pace in ("recorded", "5"):
+        with server(
+            tmp_path, f"rep-{pace}", cassettes, "replay", DEAD_UPSTREAM, RESPONSA_RECORDING_PACE=pace
+        ) as rep:
+            events = list(
+                rep.client("app::test_pace").responses.create(model="openai/slow", input="tick", stream=True)
+            )
+        assert events[-1].response.output_text == recorded.output_text  # type: ignore[union-attr]
+    bad = subprocess.run(
+        [sys.executable, "-m", "responsa", "config", "show"],
+        env={**os.environ, "RESPONSA_RECORDING_PACE": "fast"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "recording_pace" in bad.stderr
