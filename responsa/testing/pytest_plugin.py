@@ -51,11 +51,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class ResponsaServer:
     """One `responsa serve` for the session."""
 
-    def __init__(self, mode: str, directory: Path, config: str | None) -> None:
+    def __init__(self, mode: str, directory: Path, config: str | None, hits_log: Path | None = None) -> None:
         self.mode = mode
         self.directory = directory.resolve()
         self.workdir = Path(tempfile.mkdtemp(prefix="responsa-pytest-"))
-        self.hits_log = self.workdir / "hits.jsonl"
+        self.hits_log = hits_log or self.workdir / "hits.jsonl"
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -139,15 +139,33 @@ class ResponsaServer:
 
 
 _server: ResponsaServer | None = None
+_shared_hits: Path | None = None  # with pytest-xdist: the one hits log every worker's server writes
+
+
+def _distributed(config: pytest.Config) -> bool:
+    """This is pytest-xdist's controller: its workers run the tests, each with its own server."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _server
+    global _server, _shared_hits
     mode = config.getoption("--responsa")
-    if mode and not hasattr(config, "workerinput"):  # once per session (not in xdist workers)
-        _server = ResponsaServer(
-            mode, Path(config.getoption("--responsa-dir")), config.getoption("--responsa-config")
-        )
+    if not mode:
+        return
+    directory = Path(config.getoption("--responsa-dir"))
+    if _distributed(config):
+        _shared_hits = Path(tempfile.mkdtemp(prefix="responsa-pytest-")) / "hits.jsonl"
+        return
+    worker = getattr(config, "workerinput", {})
+    hits = Path(worker["responsa_hits"]) if "responsa_hits" in worker else None
+    _server = ResponsaServer(mode, directory, config.getoption("--responsa-config"), hits)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: tell each worker where the shared hits log is."""
+    if _shared_hits is not None:
+        node.workerinput["responsa_hits"] = str(_shared_hits)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -155,10 +173,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _server.stop()
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _server is not None:
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = _server
+    if summary is None and _shared_hits is not None:  # the controller sums up its workers' runs
+        summary = ResponsaServer.__new__(ResponsaServer)
+        summary.mode = config.getoption("--responsa")
+        summary.directory = Path(config.getoption("--responsa-dir")).resolve()
+        summary.hits_log = _shared_hits
+        summary.workdir = _shared_hits.parent
+        summary.before = set()
+    if summary is not None:
         terminalreporter.section("responsa")
-        for line in _server.summary():
+        for line in summary.summary():
             terminalreporter.write_line(line)
 
 
