@@ -43,15 +43,15 @@ def _normalize_string(text: str) -> str:
     return text
 
 
-def _normalize_value(value: Any) -> Any:
+def normalize_value(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 5)
     if isinstance(value, str):
         return _normalize_string(value)
     if isinstance(value, dict):
-        return {k: _normalize_value(v) for k, v in value.items()}
+        return {k: normalize_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normalize_value(v) for v in value]
+        return [normalize_value(v) for v in value]
     return value
 
 
@@ -63,7 +63,7 @@ def normalize(body: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in ("extra_body", "extra_query") and isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "project_id"}
-        out[key] = _normalize_value(value)
+        out[key] = normalize_value(value)
     return out
 
 

@@ -10,14 +10,16 @@
 
 The directories are `--dir` (repeatable) or the configured `recording_dir`. `verify` checks
 that every `.json` file parses as a recording, that a file named by a key (64 hex digits) holds
-the request of that key under today's rules (redaction included), that no two files share a
-key, and that no file holds a credential. `prune` reads the hits log a server keeps when
-`recording.hits_log` is set (`RESPONSA_RECORDING_HITS_LOG`; the pytest plugin sets it).
+that key's request under today's rules (redaction included), or is named as the reference
+server's recorder names its files (`peer_name`), that no two files share a key, and that no
+file holds a credential. `prune` reads the hits log a server keeps when `recording.hits_log` is
+set (`RESPONSA_RECORDING_HITS_LOG`; the pytest plugin sets it).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 import time
@@ -25,10 +27,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from responsa.recording import cassette
 from responsa.recording.hits import read_hits
-from responsa.recording.keys import differences, normalize, request_key
+from responsa.recording.keys import MODEL_LIST_ENDPOINTS, differences, normalize, normalize_value, request_key
 from responsa.recording.redact import Redaction
 
 KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -70,6 +73,20 @@ def key_of(recording: cassette.Recording, redaction: Redaction | None) -> str:
     return request_key(method, recording.endpoint, body, recording.test_id)
 
 
+def peer_name(recording: cassette.Recording) -> str:
+    """The name the reference server's recorder gives this file: the same hash over the URL's
+    path (`/v1/v1/chat/completions` as it records it) and the body with `stream_options` kept."""
+    path = urlsplit(str(recording.request.get("url") or "")).path or recording.endpoint
+    payload: dict[str, object] = {
+        "method": str(recording.request.get("method", "POST")).upper(),
+        "endpoint": path,
+        "body": normalize_value(recording.body),
+    }
+    if path not in MODEL_LIST_ENDPOINTS and path != "/api/tags":
+        payload["test_id"] = recording.test_id
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
 def verify(directories: Iterable[Path], redaction: Redaction) -> list[str]:
     problems: list[str] = []
     by_key: dict[str, list[Path]] = defaultdict(list)
@@ -79,7 +96,8 @@ def verify(directories: Iterable[Path], redaction: Redaction) -> list[str]:
             continue
         key = key_of(found.recording, redaction)
         by_key[key].append(found.path)
-        if found.named_by_key and found.path.stem != key:
+        named = found.path.stem
+        if found.named_by_key and named != key and named != peer_name(found.recording):
             problems.append(f"renamed: {found.path} holds the request of key {key}")
         raw = {"request": found.recording.request, "response": found.recording.response}
         cleaned = {

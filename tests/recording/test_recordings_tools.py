@@ -88,7 +88,7 @@ def _chat(test_id: str, content: str, answer: str) -> dict[str, Any]:
     chunk = {
         "__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk",
         "__data__": {
-            "id": "c",
+            "id": "rec-000000000000",  # the scrubbed id of a file Responsa wrote
             "object": "chat.completion.chunk",
             "created": 0,
             "model": "gpt-4o",
