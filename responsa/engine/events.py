@@ -136,34 +136,22 @@ def mcp_call_events(output_index: int, item: Item) -> list[Event]:
     )
 
 
-def web_search_events(output_index: int, item: Item) -> list[Event]:
+def _search_call_events(output_index: int, opened: Item, item: Item) -> list[Event]:
+    """A server-run search's item: added, `in_progress`, `searching`, `completed` (also when the
+    search failed: the item's status says so), done."""
     base = {"item_id": item["id"], "output_index": output_index}
+    kind = f"response.{item['type']}"
+    phases = ("in_progress", "searching", "completed")
+    return _added_done(output_index, opened, item, [{"type": f"{kind}.{phase}", **base} for phase in phases])
+
+
+def web_search_events(output_index: int, item: Item) -> list[Event]:
     opened = {"id": item["id"], "type": "web_search_call", "status": "in_progress", "action": item["action"]}
-    return _added_done(
-        output_index,
-        opened,
-        item,
-        [
-            {"type": "response.web_search_call.in_progress", **base},
-            {"type": "response.web_search_call.searching", **base},
-            {"type": "response.web_search_call.completed", **base},
-        ],
-    )
+    return _search_call_events(output_index, opened, item)
 
 
 def file_search_events(output_index: int, item: Item) -> list[Event]:
-    base = {"item_id": item["id"], "output_index": output_index}
-    opened = {**item, "status": "in_progress", "results": None}
-    return _added_done(
-        output_index,
-        opened,
-        item,
-        [
-            {"type": "response.file_search_call.in_progress", **base},
-            {"type": "response.file_search_call.searching", **base},
-            {"type": "response.file_search_call.completed", **base},
-        ],
-    )
+    return _search_call_events(output_index, {**item, "status": "in_progress", "results": None}, item)
 
 
 def approval_request_events(output_index: int, item: Item) -> list[Event]:
