@@ -154,6 +154,12 @@ def tool_result(response: dict[str, Any]) -> tuple[Any, str | None]:
     return body, None
 
 
+def tool_failure(message: str) -> dict[str, Any]:
+    """The response of a tool call that failed (a web search, an MCP listing): what
+    `tool_result` reads back as its error."""
+    return {"body": None, "is_streaming": False, "is_exception": True, "exception_message": message}
+
+
 def recorded_error(response: dict[str, Any]) -> UpstreamError | None:
     """The upstream error a recording holds, or None if it holds a reply."""
     if not response.get("is_exception"):

@@ -31,6 +31,14 @@ class Entry:
     endpoint: str
 
 
+def recording_key(recording: cassette.Recording, redaction: Redaction | None) -> str:
+    """The key a lookup of this recording's request computes (on its redacted form)."""
+    body = redaction.request(recording.body) if redaction is not None else recording.body
+    return request_key(
+        str(recording.request.get("method", "POST")), recording.endpoint, body, recording.test_id
+    )
+
+
 class RecordingIndex:
     def __init__(self, redaction: Redaction | None = None) -> None:
         self._entries: dict[str, list[Entry]] = {}
@@ -56,15 +64,8 @@ class RecordingIndex:
                 except cassette.CassetteError as exc:
                     log.debug("skipping %s", exc)
                     continue
-                body = redaction.request(recording.body) if redaction is not None else recording.body
                 index.add(
-                    request_key(
-                        str(recording.request.get("method", "POST")),
-                        recording.endpoint,
-                        body,
-                        recording.test_id,
-                    ),
-                    Entry(path, recording.test_id, recording.endpoint),
+                    recording_key(recording, redaction), Entry(path, recording.test_id, recording.endpoint)
                 )
         shared = sum(1 for entries in index._entries.values() if len(entries) > 1)
         if shared:

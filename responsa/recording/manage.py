@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 
 from responsa.recording import cassette
 from responsa.recording.hits import read_hits
-from responsa.recording.keys import MODEL_LIST_ENDPOINTS, differences, normalize, normalize_value, request_key
+from responsa.recording.index import recording_key
+from responsa.recording.keys import MODEL_LIST_ENDPOINTS, differences, normalize, normalize_value
 from responsa.recording.redact import Redaction
 
 KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -67,12 +68,6 @@ def files(directories: Iterable[Path]) -> Iterator[Found]:
                     yield Found(path, None, str(exc).removeprefix(f"{path}: "))
 
 
-def key_of(recording: cassette.Recording, redaction: Redaction | None) -> str:
-    body = redaction.request(recording.body) if redaction is not None else recording.body
-    method = str(recording.request.get("method", "POST"))
-    return request_key(method, recording.endpoint, body, recording.test_id)
-
-
 def peer_name(recording: cassette.Recording) -> str:
     """The name the reference server's recorder gives this file: the same hash over the URL's
     path (`/v1/v1/chat/completions` as it records it) and the body with `stream_options` kept."""
@@ -94,7 +89,7 @@ def verify(directories: Iterable[Path], redaction: Redaction) -> list[str]:
         if found.recording is None:
             problems.append(f"corrupt: {found.path}: {found.problem}")
             continue
-        key = key_of(found.recording, redaction)
+        key = recording_key(found.recording, redaction)
         by_key[key].append(found.path)
         named = found.path.stem
         if found.named_by_key and named != key and named != peer_name(found.recording):
@@ -125,7 +120,7 @@ def listing(directories: Iterable[Path], redaction: Redaction, hits_log: Path | 
     for found in files(directories):
         if found.recording is None:
             continue
-        key = key_of(found.recording, redaction)
+        key = recording_key(found.recording, redaction)
         when = last_hit.get(key)
         seen = time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)) if when else "never"
         rows.append(
@@ -149,7 +144,7 @@ def find(directories: Iterable[Path], key: str, redaction: Redaction) -> list[Fo
     for found in files(directories):
         if found.recording is None:
             continue
-        if key_of(found.recording, redaction).startswith(key) or found.path.stem.startswith(key):
+        if recording_key(found.recording, redaction).startswith(key) or found.path.stem.startswith(key):
             out.append(found)
     return out
 
@@ -173,7 +168,7 @@ def unused(directories: Iterable[Path], redaction: Redaction, hits_log: Path) ->
     return [
         found.path
         for found in files(directories)
-        if found.recording is not None and key_of(found.recording, redaction) not in hit
+        if found.recording is not None and recording_key(found.recording, redaction) not in hit
     ]
 
 
@@ -188,7 +183,7 @@ def stats(directories: Iterable[Path], redaction: Redaction) -> list[str]:
             continue
         endpoints[found.recording.endpoint] += 1
         tests.add(found.recording.test_id)
-        keys[key_of(found.recording, redaction)] += 1
+        keys[recording_key(found.recording, redaction)] += 1
         size += found.path.stat().st_size
     total = sum(endpoints.values())
     lines = [f"{total} recordings, {len(tests)} test ids, {size / 1024:.0f} KiB"]
@@ -213,7 +208,7 @@ def redact(directories: Iterable[Path], redaction: Redaction, dry_run: bool) -> 
         cleaned = cassette.Recording(found.path, recording.test_id, request, response)
         target = found.path
         if found.named_by_key:
-            target = found.path.with_name(f"{key_of(cleaned, redaction)}.json")
+            target = found.path.with_name(f"{recording_key(cleaned, redaction)}.json")
         changed.append((found.path, target))
         if dry_run:
             continue

@@ -321,14 +321,7 @@ class RecordingSearch(SearchProvider):
         try:
             result = await self.inner.search(query, api_key)
         except SearchError as exc:
-            self.recorder.save(
-                key,
-                "POST",
-                TOOL_ENDPOINT,
-                body,
-                None,
-                {"body": None, "is_streaming": False, "is_exception": True, "exception_message": str(exc)},
-            )
+            self.recorder.save(key, "POST", TOOL_ENDPOINT, body, None, cassette.tool_failure(str(exc)))
             raise
         self.recorder.save(key, "POST", TOOL_ENDPOINT, body, None, {"body": result, "is_streaming": False})
         return result
@@ -362,13 +355,7 @@ class RecordingMcp(McpClient):
         try:
             listed = await self.inner.list_tools(server)
         except ToolError as exc:
-            failed = {
-                "body": None,
-                "is_streaming": False,
-                "is_exception": True,
-                "exception_message": exc.message,
-            }
-            self.recorder.save(key, "POST", MCP_ENDPOINT, body, test_id, failed)
+            self.recorder.save(key, "POST", MCP_ENDPOINT, body, test_id, cassette.tool_failure(exc.message))
             raise
         result = {"tools": [tool.as_item_entry() for tool in listed]}
         self.recorder.save(key, "POST", MCP_ENDPOINT, body, test_id, {"body": result, "is_streaming": False})
