@@ -20,7 +20,6 @@ names the recordings written (`record-if-missing`) and the recordings no test us
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -107,39 +106,42 @@ class ResponsaServer:
         self.log.close()
 
     def summary(self) -> list[str]:
-        outcomes: Counter[str] = Counter()
-        hit: set[str] = set()
-        if self.hits_log.is_file():
-            for line in self.hits_log.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                outcomes[entry.get("outcome", "?")] += 1
-                if entry.get("outcome") in ("hit", "recorded"):
-                    hit.add(entry.get("key"))
-        lines = [
-            f"responsa ({self.mode}, {self.directory}): {outcomes['hit']} hits, {outcomes['miss']} misses, "
-            f"{outcomes['recorded']} recorded"
-        ]
-        if self.mode != "replay":
-            written = sorted({p.resolve() for p in self.directory.rglob("*.json")} - self.before)
-            lines += [f"  recorded {p}" for p in written]
-        else:
-            from responsa.recording import manage
+        return summary(self.mode, self.directory, self.hits_log, self.before, self.workdir / "server.log")
 
-            unused = manage.unused([self.directory], manage.default_redaction(), self.hits_log)
-            lines.append(f"  {len(unused)} recordings were not used" + (":" if unused else ""))
-            lines += [f"    {p}" for p in unused[:50]]
-            if len(unused) > 50:
-                lines.append(f"    ... and {len(unused) - 50} more (`responsa recordings prune --dry-run`)")
-        if outcomes["miss"]:
-            lines.append(f"  misses are explained in {self.workdir / 'server.log'}")
-        return lines
+
+def _json_files(directory: Path) -> set[Path]:
+    return {p.resolve() for p in directory.rglob("*.json")} if directory.is_dir() else set()
+
+
+def summary(mode: str, directory: Path, hits_log: Path, before: set[Path], server_log: Path) -> list[str]:
+    """The end-of-run lines: what the hits log counted, then the recordings written
+    (record modes) or never used (replay)."""
+    from responsa.recording import manage
+    from responsa.recording.hits import read_hits
+
+    outcomes = (
+        Counter(hit.get("outcome", "?") for hit in read_hits(hits_log)) if hits_log.is_file() else Counter()
+    )
+    lines = [
+        f"responsa ({mode}, {directory}): {outcomes['hit']} hits, {outcomes['miss']} misses, "
+        f"{outcomes['recorded']} recorded"
+    ]
+    if mode != "replay":
+        lines += [f"  recorded {p}" for p in sorted(_json_files(directory) - before)]
+    else:
+        unused = manage.unused([directory], manage.default_redaction(), hits_log)
+        lines.append(f"  {len(unused)} recordings were not used" + (":" if unused else ""))
+        lines += [f"    {p}" for p in unused[:50]]
+        if len(unused) > 50:
+            lines.append(f"    ... and {len(unused) - 50} more (`responsa recordings prune --dry-run`)")
+    if outcomes["miss"]:
+        lines.append(f"  misses are explained in {server_log}")
+    return lines
 
 
 _server: ResponsaServer | None = None
 _shared_hits: Path | None = None  # with pytest-xdist: the one hits log every worker's server writes
+_shared_before: set[Path] = set()  # with pytest-xdist: the recordings there were before the run
 
 
 def _distributed(config: pytest.Config) -> bool:
@@ -148,13 +150,14 @@ def _distributed(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _server, _shared_hits
+    global _server, _shared_hits, _shared_before
     mode = config.getoption("--responsa")
     if not mode:
         return
     directory = Path(config.getoption("--responsa-dir"))
     if _distributed(config):
         _shared_hits = Path(tempfile.mkdtemp(prefix="responsa-pytest-")) / "hits.jsonl"
+        _shared_before = _json_files(directory.resolve())
         return
     worker = getattr(config, "workerinput", {})
     hits = Path(worker["responsa_hits"]) if "responsa_hits" in worker else None
@@ -174,17 +177,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = _server
-    if summary is None and _shared_hits is not None:  # the controller sums up its workers' runs
-        summary = ResponsaServer.__new__(ResponsaServer)
-        summary.mode = config.getoption("--responsa")
-        summary.directory = Path(config.getoption("--responsa-dir")).resolve()
-        summary.hits_log = _shared_hits
-        summary.workdir = _shared_hits.parent
-        summary.before = set()
-    if summary is not None:
+    lines: list[str] = []
+    if _server is not None:
+        lines = _server.summary()
+    elif _shared_hits is not None:  # the controller sums up its workers' runs
+        directory = Path(config.getoption("--responsa-dir")).resolve()
+        server_logs = _shared_hits.parent.parent / "responsa-pytest-*" / "server.log"
+        lines = summary(config.getoption("--responsa"), directory, _shared_hits, _shared_before, server_logs)
+    if lines:
         terminalreporter.section("responsa")
-        for line in summary.summary():
+        for line in lines:
             terminalreporter.write_line(line)
 
 
