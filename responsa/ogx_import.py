@@ -47,6 +47,13 @@ _PLAIN = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _IF_SET = re.compile(r"^\$\{env\.([A-Za-z_][A-Za-z0-9_]*):\+([^}]*)\}$")
 
 
+def _if_set(raw: Any) -> tuple[str | None, Any]:
+    """`${env.VAR:+value}` (OGX's "value when VAR is set") as (VAR, value); anything else as
+    (None, itself)."""
+    match = _IF_SET.match(raw) if isinstance(raw, str) else None
+    return (match.group(1), match.group(2)) if match else (None, raw)
+
+
 def _env(value: Any) -> Any:
     """OGX's environment references in Responsa's form, everywhere in a value."""
     if isinstance(value, str):
@@ -74,13 +81,12 @@ class _Converter:
         if not isinstance(raw, str) or not raw:
             self.note(f"{where}: no provider_id; skipped")
             return None
-        conditional = _IF_SET.match(raw)
-        if conditional:
-            var, value = conditional.groups()
+        var, value = _if_set(raw)
+        if var is not None:
             self.note(
                 f"provider {value}: OGX enables it only when {var} is set; here it is always configured"
             )
-            return value
+            return str(value)
         return raw
 
     def inference(self, entries: Any) -> None:
@@ -132,10 +138,7 @@ class _Converter:
                 self.note(f"models[{i}]: no model_id; skipped")
                 continue
             model_id = str(_env(entry["model_id"]))
-            pid = entry.get("provider_id")
-            conditional = _IF_SET.match(pid) if isinstance(pid, str) else None
-            if conditional:
-                pid = conditional.group(2)
+            _, pid = _if_set(entry.get("provider_id"))
             if pid == self.embedder:
                 self.note(f"model {model_id}: served as local/all-minilm-l6-v2 (the embedded embedder)")
                 continue
@@ -201,7 +204,7 @@ class _Converter:
         provider = ((server.get("auth") or {}).get("provider_config")) or {}
         if not provider:
             return
-        kind = str(provider.get("type") or "")
+        var, kind = _if_set(str(provider.get("type") or ""))
         if "oauth2_token" in kind and provider.get("issuer"):
             oidc: dict[str, Any] = {
                 "issuer": _env(provider["issuer"]),
@@ -211,8 +214,8 @@ class _Converter:
             if jwks:
                 oidc["jwks_url"] = _env(jwks)
             self.out["auth"] = {"oidc": oidc}
-            if kind.startswith("${env."):
-                self.note("server.auth: OGX enables it only when its variable is set; here it is always on")
+            if var is not None:
+                self.note(f"server.auth: OGX enables it only when {var} is set; here it is always on")
         else:
             self.note(
                 f"server.auth ({kind or 'unknown'}): not carried over; use API keys (responsa keys create)"
