@@ -185,7 +185,16 @@ class UpstreamError(ResponsaError):
 
 
 class ReplayMiss(ResponsaError):
+    """No recording answers a request in replay mode. It names the closest recording of the same
+    test, if any (`closest`: its file name), the request fields where they differ (`differs`)
+    and a text diff of the two bodies (`diff`), which the console shows."""
+
     default_code = "replay_miss"
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, *, closest: str | None = None, differs: list[str] | None = None, diff: str = ""
+    ) -> None:
         super().__init__(message)
+        self.closest = closest
+        self.differs = differs or []
+        self.diff = diff

@@ -546,6 +546,7 @@ class Engine:
         if run.conversation_id is not None and response["status"] in ("completed", "incomplete"):
             turn = run.input_items + response["output"]
         stored = run.kept = run.stored(response, run.history + state.reply)
+        stored.trace = state.watch.trace()
         if run.request.store:
             await self.store.save_response(stored, turn, existing=run.request.background)
         elif turn is not None and run.conversation_id is not None:

@@ -10,6 +10,7 @@ with tracing on, opens and closes the spans (`tracing.py`).
     with watch.tool(name, call_id, kind):
         ...
     watch.end(final_response)
+    stored.trace = watch.trace()   # time to first output, duration, each upstream call
 
 With tracing off a watch is a few attributes and a clock read: no span, no OpenTelemetry import.
 """
@@ -23,7 +24,8 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from responsa.errors import UpstreamError
+from responsa.context import current_upstream
+from responsa.errors import ResponsaError, UpstreamError
 from responsa.observability import metrics
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def _has_output(chunk: dict[str, Any]) -> bool:
 
 
 class ResponseWatch:
-    __slots__ = ("model", "span", "started", "tracing", "ttft_seen")
+    __slots__ = ("calls", "first_at", "model", "span", "started", "tracing", "ttft_seen")
 
     def __init__(
         self,
@@ -80,6 +82,8 @@ class ResponseWatch:
         self.model = model
         self.started = time.perf_counter()
         self.ttft_seen = False
+        self.first_at: float | None = None
+        self.calls: list[dict[str, Any]] = []  # one record per upstream call (`UpstreamWatch`)
         self.span: Span | None = None
         if tracing is not None:
             attributes = {
@@ -95,7 +99,21 @@ class ResponseWatch:
     def first_output(self) -> None:
         if not self.ttft_seen:
             self.ttft_seen = True
-            metrics.child(metrics.TTFT_SECONDS, self.model).observe(time.perf_counter() - self.started)
+            self.first_at = time.perf_counter()
+            metrics.child(metrics.TTFT_SECONDS, self.model).observe(self.first_at - self.started)
+
+    def since(self, moment: float) -> float:
+        """Milliseconds from this response's start to `moment` (a `perf_counter` reading)."""
+        return round((moment - self.started) * 1000, 1)
+
+    def trace(self) -> dict[str, Any]:
+        """What the store keeps of this response's making (`StoredResponse.trace`): the time to
+        its first output and its duration so far, in ms, and a record per upstream call."""
+        return {
+            "ttft_ms": self.since(self.first_at) if self.first_at is not None else None,
+            "duration_ms": self.since(time.perf_counter()),
+            "upstream": self.calls,
+        }
 
     def upstream(self, provider: str, request: dict[str, Any], usage: Usage) -> UpstreamWatch:
         return UpstreamWatch(provider, request, usage, self, self.tracing, self.span)
@@ -152,6 +170,7 @@ class UpstreamWatch:
         "outputs",
         "parent",
         "provider",
+        "record",
         "request",
         "response",
         "span",
@@ -177,10 +196,18 @@ class UpstreamWatch:
         self.named = False
         self.started = 0.0
         self.inputs = self.outputs = 0
+        self.record: dict[str, Any] = {}
 
     def __enter__(self) -> UpstreamWatch:
         self.started = time.perf_counter()
         metrics.child(metrics.UPSTREAM_CALLS, self.provider).inc()
+        if self.response is not None:
+            self.record = {
+                "provider": self.provider,
+                "model": self.request.get("model"),
+                "started_ms": self.response.since(self.started),
+            }
+            current_upstream.set(self.record)  # the recorder notes its outcome here
         if self.usage is not None:
             self.inputs, self.outputs = self.usage.input, self.usage.output
         if self.tracing is not None:
@@ -210,11 +237,21 @@ class UpstreamWatch:
             self.waiting = False
             if self.response is not None:
                 self.response.first_output()
+                self.record["first_output_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
     ) -> None:
-        metrics.child(metrics.UPSTREAM_SECONDS, self.provider).observe(time.perf_counter() - self.started)
+        elapsed = time.perf_counter() - self.started
+        metrics.child(metrics.UPSTREAM_SECONDS, self.provider).observe(elapsed)
+        if self.response is not None:
+            current_upstream.set(None)
+            self.record["ms"] = round(elapsed * 1000, 1)
+            if isinstance(error, ResponsaError):
+                self.record["error"] = error.message.splitlines()[0][:300] if error.message else error.code
+            elif error is not None:  # the client went away, or the response was cancelled
+                self.record["error"] = "stopped" if kind is GeneratorExit else type(error).__name__
+            self.response.calls.append(self.record)
         if isinstance(error, UpstreamError):
             status = str(error.upstream_status or "none")
             metrics.UPSTREAM_ERRORS.labels(self.provider, status).inc()

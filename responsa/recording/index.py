@@ -76,6 +76,14 @@ class RecordingIndex:
             )
         return index
 
+    def by_test(self) -> dict[str | None, list[tuple[str, Entry]]]:
+        """Every recording's key and entry, grouped by test id (the console's tree)."""
+        groups: dict[str | None, list[tuple[str, Entry]]] = {}
+        for key, entries in self._entries.items():
+            for entry in entries:
+                groups.setdefault(entry.test_id, []).append((key, entry))
+        return groups
+
     def add(self, key: str, entry: Entry) -> None:
         entries = self._entries.setdefault(key, [])
         if entry not in entries:
@@ -125,7 +133,12 @@ class RecordingIndex:
         where = "".join(f"\n  differs at {field}" for field in fields)
         log.warning("%s\nClosest recording: %s%s\n%s", message, path, where, diff)
         if same_test:
-            return ReplayMiss(f"{message}\nClosest recording of this test: {path.name}{where}\n{diff}")
+            return ReplayMiss(
+                f"{message}\nClosest recording of this test: {path.name}{where}\n{diff}",
+                closest=path.name,
+                differs=fields,
+                diff=diff,
+            )
         return ReplayMiss(f"{message}\nNo recording has this test id (the server log names the closest).")
 
     def _closest(

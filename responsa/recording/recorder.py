@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion
 
-from responsa.context import current_test_id
+from responsa.context import current_test_id, current_upstream
 from responsa.errors import ReplayMiss, UpstreamError
 from responsa.observability.metrics import REPLAY_LOOKUPS
 from responsa.providers.base import Provider
@@ -85,13 +85,32 @@ class Recorder:
                 self._note("hit", key, test_id, endpoint, recording.path)
                 return key, recording
             if self.mode == "replay":
-                self._note("miss", key, test_id, endpoint, None)
-                raise self.index.miss(key, endpoint, body, test_id)
+                miss = self.index.miss(key, endpoint, body, test_id)
+                self._note("miss", key, test_id, endpoint, None, miss)
+                raise miss
         return key, None
 
-    def _note(self, outcome: str, key: str, test_id: str | None, endpoint: str, path: Path | None) -> None:
+    def _note(
+        self,
+        outcome: str,
+        key: str,
+        test_id: str | None,
+        endpoint: str,
+        path: Path | None,
+        miss: ReplayMiss | None = None,
+    ) -> None:
+        """Say what a lookup found: in the hits log, and on the upstream call being made (the
+        response's trace, which the console shows)."""
         if self.hits is not None:
-            self.hits.note(outcome, key, test_id, endpoint, path)
+            self.hits.note(outcome, key, test_id, endpoint, path, miss)
+        call = current_upstream.get()
+        if call is not None and endpoint == CHAT_ENDPOINT:
+            note: dict[str, Any] = {"outcome": outcome, "key": key, "test_id": test_id}
+            if path is not None:
+                note["file"] = path.name
+            if miss is not None:
+                note.update(closest=miss.closest, differs=miss.differs, diff=miss.diff)
+            call["recording"] = note
 
     def save(
         self,

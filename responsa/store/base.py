@@ -41,6 +41,46 @@ class StoredResponse:
     previous_response_id: str | None = None
     conversation_id: str | None = None
     owner: str = ""
+    # What the server saw while making it (`observability/watch.ResponseWatch.trace`): time to
+    # first output, duration, and each upstream call with its recording outcome. Never sent to
+    # API clients; the console shows it.
+    trace: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ResponseFilter:
+    """What the console narrows a list of responses to (every field optional): a status, a
+    conversation, the response continued, text found in the first input or output text, and a
+    `created_at` range."""
+
+    status: str | None = None
+    conversation_id: str | None = None
+    previous_response_id: str | None = None  # the responses that continue this one
+    text: str | None = None
+    created_after: int | None = None
+    created_before: int | None = None
+
+
+@dataclass(slots=True)
+class JobRow:
+    """A background response's job as the console lists it: its state, the replica (worker)
+    holding it, and its response's model and status."""
+
+    response_id: str
+    state: str
+    worker: str | None
+    created_at: float
+    attempts: int
+    cancel_requested: bool
+    finished_at: float | None
+    model: str
+    status: str
+
+
+@dataclass(slots=True)
+class ConversationPage:
+    rows: list[StoredConversation]
+    has_more: bool
 
 
 @dataclass(slots=True)
@@ -178,8 +218,19 @@ class Store(ABC):
         order: Order,
         model: str | None,
         owner: str | None = None,
+        where: ResponseFilter | None = None,
     ) -> Page | None:
         """A page of responses; None when the `after`/`before` cursor names no stored response."""
+
+    @abstractmethod
+    async def list_conversations(
+        self, *, after: str | None, limit: int, owner: str | None = None
+    ) -> ConversationPage | None:
+        """Conversations, newest first; None when `after` names no conversation of the owner's."""
+
+    @abstractmethod
+    async def list_jobs(self, *, limit: int, owner: str | None = None) -> list[JobRow]:
+        """The background response jobs still kept, queued and running first, then the newest."""
 
     # Conversations
 

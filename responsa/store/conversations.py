@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from responsa.errors import DuplicateItem
-from responsa.store.base import ItemPage, Order, StoredConversation
+from responsa.store.base import ConversationPage, ItemPage, Order, StoredConversation
 from responsa.store.database import Database
 from responsa.store.tables import conversation_items, conversations
 from responsa.types import Item
@@ -35,6 +35,24 @@ def _get_conversation(conn: Connection, conversation_id: str, owner: str | None)
 
 class SqlConversations:
     db: Database
+
+    async def list_conversations(
+        self, *, after: str | None, limit: int, owner: str | None = None
+    ) -> ConversationPage | None:
+        def page(conn: Connection) -> ConversationPage | None:
+            c = conversations.c
+            conditions: list[Any] = [c.owner == owner] if owner is not None else []
+            if after is not None:
+                cursor = conn.execute(select(c.created_at, c.id).where(*_mine(after, owner))).first()
+                if cursor is None:
+                    return None
+                older = and_(c.created_at == cursor.created_at, c.id < cursor.id)
+                conditions.append(or_(c.created_at < cursor.created_at, older))
+            query = select(conversations).where(*conditions).order_by(c.created_at.desc(), c.id.desc())
+            rows = conn.execute(query.limit(limit + 1)).all()
+            return ConversationPage([_conversation(row) for row in rows[:limit]], len(rows) > limit)
+
+        return await self.db.read(page)
 
     def _append_items(
         self,

@@ -16,11 +16,11 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from responsa.store.base import Job, StoredResponse
+from responsa.store.base import Job, JobRow, StoredResponse
 from responsa.store.database import Database
 from responsa.store.tables import background_jobs, response_events, responses
 
@@ -60,6 +60,46 @@ class SqlJobs:
 
         await self.db.write(insert)
         self._wake(job.response_id)
+
+    async def list_jobs(self, *, limit: int, owner: str | None = None) -> list[JobRow]:
+        j, r = background_jobs.c, responses.c
+        query = (
+            select(
+                j.response_id,
+                j.state,
+                j.owner.label("worker"),
+                j.created_at,
+                j.attempts,
+                j.cancel_requested,
+                j.finished_at,
+                r.model,
+                r.status,
+            )
+            .join(responses, r.id == j.response_id)
+            .where(j.kind == "response")
+            .order_by(case((j.state == "done", 1), else_=0), j.created_at.desc())
+            .limit(limit)
+        )
+        if owner is not None:
+            query = query.where(r.owner == owner)
+
+        def rows(conn: Connection) -> list[JobRow]:
+            return [
+                JobRow(
+                    row.response_id,
+                    row.state,
+                    row.worker,
+                    row.created_at,
+                    row.attempts,
+                    bool(row.cancel_requested),
+                    row.finished_at,
+                    row.model,
+                    row.status,
+                )
+                for row in conn.execute(query)
+            ]
+
+        return await self.db.read(rows)
 
     async def active_jobs(self, owner: str) -> int:
         c = background_jobs.c

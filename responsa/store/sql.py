@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from responsa import ids
-from responsa.store.base import Order, Page, Store, StoredResponse
+from responsa.store import preview
+from responsa.store.base import Order, Page, ResponseFilter, Store, StoredResponse
 from responsa.store.conversations import SqlConversations
 from responsa.store.database import Database
 from responsa.store.files import SqlFiles
@@ -81,7 +82,31 @@ def _row_to_stored(row: Any) -> StoredResponse:
         previous_response_id=row.previous_response_id,
         conversation_id=row.conversation_id,
         owner=row.owner,
+        trace=orjson.loads(row.trace) if row.trace else None,
     )
+
+
+def _filtered(where: ResponseFilter) -> list[Any]:
+    """The SQL conditions of a console filter; text is a case-insensitive substring of the first
+    input or output text (LIKE's wildcards in it are literal)."""
+    c = responses.c
+    conditions: list[Any] = []
+    if where.status is not None:
+        conditions.append(c.status == where.status)
+    if where.conversation_id is not None:
+        conditions.append(c.conversation_id == where.conversation_id)
+    if where.previous_response_id is not None:
+        conditions.append(c.previous_response_id == where.previous_response_id)
+    if where.created_after is not None:
+        conditions.append(c.created_at >= where.created_after)
+    if where.created_before is not None:
+        conditions.append(c.created_at < where.created_before)
+    if where.text:
+        pattern = "%" + where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(c.input_text.ilike(pattern, escape="\\"), c.output_text.ilike(pattern, escape="\\"))
+        )
+    return conditions
 
 
 class SqlStore(
@@ -124,6 +149,9 @@ class SqlStore(
             "input_items": orjson.dumps(stored.input_items).decode(),
             "messages": orjson.dumps(stored.messages).decode(),
             "owner": stored.owner,
+            "input_text": preview.input_text(stored.input_items),
+            "output_text": preview.output_text(stored.response.get("output") or ()),
+            "trace": orjson.dumps(stored.trace).decode() if stored.trace is not None else None,
         }
 
     def _save_in(self, conn: Connection, stored: StoredResponse) -> None:
@@ -239,8 +267,9 @@ class SqlStore(
         order: Order,
         model: str | None,
         owner: str | None = None,
+        where: ResponseFilter | None = None,
     ) -> Page | None:
-        return await self.db.read(self._list_responses, after, before, limit, order, model, owner)
+        return await self.db.read(self._list_responses, after, before, limit, order, model, owner, where)
 
     @staticmethod
     def _list_responses(
@@ -251,9 +280,10 @@ class SqlStore(
         order: Order,
         model: str | None,
         owner: str | None,
+        where: ResponseFilter | None = None,
     ) -> Page | None:
         c = responses.c
-        conditions: list[Any] = []
+        conditions: list[Any] = _filtered(where) if where is not None else []
         if model is not None:
             conditions.append(c.model == model)
         if owner is not None:

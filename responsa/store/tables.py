@@ -41,9 +41,17 @@ responses = Table(
     Column("input_items", Text, nullable=False),  # the items given to this response
     Column("messages", Text, nullable=False),  # upstream chat messages to continue from
     Column("owner", String(120), nullable=False, server_default=""),  # "" when the server runs open
+    # The first input text and output text, cut short (`store/preview.py`): the console's table
+    # shows them and its text search reads them, without opening `response`.
+    Column("input_text", Text, nullable=False, server_default=""),
+    Column("output_text", Text, nullable=False, server_default=""),
+    Column("trace", Text),  # timings and upstream calls (`StoredResponse.trace`), JSON
     Index("ix_responses_created", "created_at", "pk"),
     Index("ix_responses_owner_created", "owner", "created_at", "pk"),
     Index("ix_responses_model_created", "model", "created_at", "pk"),
+    Index("ix_responses_status_created", "status", "created_at", "pk"),
+    Index("ix_responses_conversation_created", "conversation_id", "created_at", "pk"),
+    Index("ix_responses_previous", "previous_response_id"),
 )
 
 conversations = Table(
@@ -56,6 +64,8 @@ conversations = Table(
     Column("turn_owner", String(80)),  # the response running a turn right now, if any
     Column("turn_expires_at", Float),  # when that lease lapses unless renewed
     Column("owner", String(120), nullable=False, server_default=""),
+    Index("ix_conversations_created", "created_at", "id"),
+    Index("ix_conversations_owner_created", "owner", "created_at", "id"),
 )
 
 conversation_items = Table(
