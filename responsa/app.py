@@ -19,12 +19,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import FrameType
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from responsa import console
 from responsa.api import (
     chat,
     connectors,
@@ -47,6 +49,7 @@ from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
 from responsa.auth.limits import Concurrency
 from responsa.auth.principal import current_principal
+from responsa.auth.sessions import Sessions
 from responsa.config import Settings
 from responsa.crypto import Sealer, new_key
 from responsa.doctor import version
@@ -98,9 +101,19 @@ def _recording_index(settings: Settings) -> RecordingIndex | None:
     return index
 
 
-def build_upstreams(
-    settings: Settings, policy: OutboundPolicy
-) -> tuple[ModelRegistry, SearchProvider, McpClient]:
+@dataclass(slots=True)
+class Upstreams:
+    """What `build_upstreams` makes: the providers, web search and the MCP client, and (unless
+    the mode is live) the recordings index and the log of lookups since start."""
+
+    registry: ModelRegistry
+    search: SearchProvider
+    mcp: McpClient
+    index: RecordingIndex | None = None
+    hits: HitsLog | None = None
+
+
+def build_upstreams(settings: Settings, policy: OutboundPolicy) -> Upstreams:
     """The inference providers, the web search provider and the MCP client (their requests
     pass `policy`), recorded unless the mode is live. MCP calls are recorded too, except under
     `translation: ogx` unless `recording.mcp` says so: the reference server's recordings hold
@@ -109,11 +122,11 @@ def build_upstreams(
     mcp_client = McpClient(policy)
     index = _recording_index(settings)
     if index is None:
-        return ModelRegistry(settings), search, mcp_client
+        return Upstreams(ModelRegistry(settings), search, mcp_client)
     directory = settings.recording_dirs[0]
     mode = settings.recording_mode
     redaction = index.redaction
-    hits = HitsLog(settings.recording_hits_log) if settings.recording_hits_log is not None else None
+    hits = HitsLog(settings.recording_hits_log)  # in memory always (the console), on disk when named
     registry = ModelRegistry(
         settings,
         wrap=lambda inner: RecordingProvider(
@@ -134,7 +147,7 @@ def build_upstreams(
         mcp_client = RecordingMcp(
             mcp_client, Recorder(mode, index, directory, redaction=redaction, hits=hits)
         )
-    return registry, RecordingSearch(search, recorder), mcp_client
+    return Upstreams(registry, RecordingSearch(search, recorder), mcp_client, index, hits)
 
 
 def app_from_environment() -> FastAPI:
@@ -172,7 +185,8 @@ class Responsa(FastAPI):
                 raise ResponsaError("The server is starting.", code="server_starting")
             principal = await self.guard.check(scope)
         except ResponsaError as exc:
-            await handlers.error_response(exc)(scope, receive, send)
+            page = console.refused(scope, exc)  # a console page load: to the sign-in page
+            await (page or handlers.error_response(exc))(scope, receive, send)
             return
         token = current_principal.set(principal)
         try:
@@ -247,11 +261,14 @@ def create_app(settings: Settings) -> FastAPI:
         named = Connectors(settings.connectors)
         # One policy for every fetch for a client; the operator's connectors are allowed.
         outbound = OutboundPolicy([*settings.outbound_allow, *named.allowed_hosts()])
-        registry, search, mcp_client = build_upstreams(settings, outbound)
+        upstreams = build_upstreams(settings, outbound)
+        registry, search, mcp_client = upstreams.registry, upstreams.search, upstreams.mcp
         await registry.start()
         guard = Guard(settings, store, auth_on=await authentication_on(settings, store))
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
+        if console.enabled(settings):
+            guard.sessions = Sessions(Sealer(key))
         tracing = start_tracing(settings.otlp_endpoint)
         uploads = Files(store, settings.files_dir, settings.file_limit)
         templates = Prompts(store, uploads)
@@ -290,6 +307,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = engine
         app.state.files = uploads
         app.state.prompts = templates
+        app.state.upstreams = upstreams
         app.state.concurrency = Concurrency(settings.max_concurrent_per_owner)
         app.guard = guard  # type: ignore[attr-defined]
         app.bodies = LargeBodies(settings.max_large_bodies, settings.large_body_wait_s)  # type: ignore[attr-defined]
@@ -353,5 +371,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    if console.enabled(settings):
+        console.install(app)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

@@ -186,6 +186,10 @@ class Settings(BaseModel):
     # Host headers accepted (DNS rebinding): default the bound host, localhost and 127.0.0.1.
     trusted_hosts: tuple[str, ...] = ()
     cors_allow_origins: tuple[str, ...] = ()  # CORS is off unless origins are listed
+    # The web console at /console (`responsa/console/`): None (default) serves it when the server
+    # is bound to loopback only; true or false decides everywhere. It asks for the same key or
+    # token as the API whenever authentication is on.
+    console: bool | None = None
     # Non-public destinations the server may fetch for clients (MCP servers, the search API):
     # "host", "host:port" or "*.suffix" (`outbound.allow` in the config file).
     outbound_allow: tuple[str, ...] = ()
@@ -453,6 +457,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         "RESPONSA_OUTBOUND_ALLOW": "outbound_allow",
         "RESPONSA_MAX_CONCURRENT_PER_OWNER": "max_concurrent_per_owner",
         "RESPONSA_MAX_JOBS_PER_OWNER": "max_jobs_per_owner",
+        "RESPONSA_CONSOLE": "console",
         "RESPONSA_UPSTREAM_READ_TIMEOUT_S": "upstream_read_timeout_s",
         "RESPONSA_UPSTREAM_CONNECT_TIMEOUT_S": "upstream_connect_timeout_s",
         "RESPONSA_UPSTREAM_TOTAL_TIMEOUT_S": "upstream_total_timeout_s",

@@ -14,6 +14,10 @@ A WebSocket handshake passes the same checks (it has no body), and one more: a b
 a WebSocket to any site, with no CORS preflight, so a handshake with an `Origin` header is
 refused (403) unless that origin is in `cors_allow_origins`; SDK clients send none.
 
+The console (`/console`, `responsa/console/`) is signed in to with a session cookie instead of
+the header (a page load cannot send one; `sessions.py`); its sign-in page and static
+files need none, and a console POST whose `Origin` is another site's is refused (403).
+
     guard = Guard(settings, store, auth_on=True)
     principal = await guard.check(scope)      # or raises a ResponsaError: 400, 401, 403, 415
 """
@@ -21,15 +25,20 @@ refused (403) unless that origin is in `cors_allow_origins`; SDK clients send no
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
 from responsa.auth.keys import PREFIX, hash_key
 from responsa.auth.oidc import JwtVerifier
 from responsa.auth.principal import OPEN, Principal
+from responsa.auth.sessions import read_cookie
 from responsa.config import Settings
 from responsa.errors import Forbidden, InvalidRequest, Unauthorized, UnsupportedMediaType
 from responsa.store.base import Store
+
+if TYPE_CHECKING:
+    from responsa.auth.sessions import Sessions
 
 # Health, and the API reference (`api/docs.py`): no data behind them.
 OPEN_PATHS = frozenset(
@@ -45,6 +54,8 @@ OPEN_PATHS = frozenset(
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 UPLOAD_PATHS = frozenset({"/v1/files"})  # the routes that take multipart/form-data
+CONSOLE = "/console"
+CONSOLE_OPEN = ("/console/login", "/console/static/")  # no data behind them
 
 
 async def authentication_on(settings: Settings, store: Store) -> bool:
@@ -76,6 +87,7 @@ class Guard:
         self.hosts = frozenset(_host_name(host) for host in hosts)
         self.jwt = JwtVerifier(settings.oidc) if settings.oidc is not None else None
         self.origins = frozenset(settings.cors_allow_origins)
+        self.sessions: Sessions | None = None  # set when the console is served
 
     def describe(self) -> str:
         if not self.auth_on:
@@ -96,10 +108,40 @@ class Guard:
             self._check_origin(headers.get(b"origin"), "Uploads")
         if scope["type"] == "websocket":
             self._check_origin(headers.get(b"origin"))
+        path = scope["path"]
+        if path == CONSOLE or path.startswith(CONSOLE + "/"):
+            return await self._console(headers, method, path)
         # A CORS preflight carries no credentials; the CORS middleware answers it (when on).
-        if not self.auth_on or scope["path"] in OPEN_PATHS or method == "OPTIONS":
+        if not self.auth_on or path in OPEN_PATHS or method == "OPTIONS":
             return OPEN
         return await self._authenticate(headers.get(b"authorization", b"").decode("latin-1"))
+
+    async def _console(self, headers: dict[bytes, bytes], method: str, path: str) -> Principal:
+        """A console request: signed in by its session cookie (or an `Authorization` header)."""
+        origin = headers.get(b"origin")
+        if method in BODY_METHODS and origin is not None:
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            if origin.decode("latin-1").lower().split("://", 1)[-1] != host:
+                raise Forbidden(
+                    "Console actions are accepted only from the console's own pages.",
+                    code="origin_not_allowed",
+                )
+        if not self.auth_on or path.startswith(CONSOLE_OPEN):
+            return OPEN
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        if authorization:
+            return await self._authenticate(authorization)
+        cookie = read_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+        if cookie is None or self.sessions is None:
+            raise Unauthorized("Sign in to the console with an API key or a token.", code="login_required")
+        return await self.sessions.principal(cookie, self)
+
+    async def key_principal(self, key_hash: str) -> Principal:
+        """The owner of an active API key, by the key's hash; Unauthorized when none is."""
+        record = await self.store.api_key(key_hash)
+        if record is None or (record.revoked_at is not None and record.revoked_at <= time.time()):
+            raise Unauthorized("That API key is not valid (unknown or revoked).")
+        return Principal(record.owner, record.admin)
 
     def _check_host(self, host: str) -> None:
         if self.any_host:
@@ -145,10 +187,18 @@ class Guard:
                 "(create one with `responsa keys create`).",
                 code="missing_api_key",
             )
-        if token.startswith(PREFIX) or self.jwt is None:
+        return await self.token_principal(token)
+
+    def is_api_key(self, token: str) -> bool:
+        return token.startswith(PREFIX) or self.jwt is None
+
+    async def token_principal(self, token: str) -> Principal:
+        """Who an API key or a JWT names; Unauthorized when it names nobody."""
+        if self.is_api_key(token):
             record = await self.store.api_key(hash_key(token))
             if record is None or (record.revoked_at is not None and record.revoked_at <= time.time()):
                 shown = token[:8] + "…" if len(token) > 8 else "…"
                 raise Unauthorized(f"Incorrect API key provided: {shown}.")
             return Principal(record.owner, record.admin)
+        assert self.jwt is not None
         return await self.jwt.verify(token)

@@ -1,0 +1,52 @@
+"""The web console at `/console`: responses, conversations, background jobs, files and vector
+stores, recordings, and a playground, for a person to look at rather than read JSON.
+
+    console.install(app, settings)     # in create_app, when `console.enabled(settings)`
+
+Pages are rendered on the server (`pages.py`, Jinja2 templates in `templates/`); the little
+JavaScript in `static/console.js` signs in, cancels jobs, follows live streams with EventSource
+and runs the playground through `actions.py`. The console reads through the same `Store` and
+engine as the API, under the same authentication (`auth/sessions.py`: a session cookie).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from responsa.auth.guard import CONSOLE, is_loopback
+from responsa.config import Settings
+from responsa.console import actions, pages
+from responsa.errors import ResponsaError, Unauthorized
+
+STATIC = Path(__file__).parent / "static"
+
+
+def enabled(settings: Settings) -> bool:
+    """On unless set off; by default only on a server bound to loopback (elsewhere, set
+    `console: true` to serve it, behind the API's authentication)."""
+    if settings.console is not None:
+        return settings.console
+    return is_loopback(settings.bind_host)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(actions.router)
+    app.include_router(pages.router)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+
+
+def refused(scope: Scope, error: ResponsaError) -> Response | None:
+    """A page load the guard refused for want of a session goes to the sign-in page; anything
+    else (a script's call, another refusal) gets the API's JSON error."""
+    path = scope["path"]
+    if not isinstance(error, Unauthorized) or scope.get("method") != "GET":
+        return None
+    if not (path == CONSOLE or path.startswith(CONSOLE + "/")) or path.startswith("/console/api/"):
+        return None
+    return RedirectResponse(f"/console/login?next={quote(path)}", status_code=303)

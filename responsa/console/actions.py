@@ -1,0 +1,80 @@
+"""What the console's pages do, as JSON routes their scripts call (`static/console.js`):
+
+    POST /console/login                        {"token": "rsk-..."} -> the session cookie
+    POST /console/logout
+    POST /console/api/responses                the playground: the API's own create route
+    POST /console/api/conversations            a conversation for the playground to continue
+    GET  /console/api/responses/{id}/events    a background response's stored events (SSE)
+    POST /console/api/responses/{id}/cancel    the API's own cancel route
+
+The last four are the API's route functions, called with the console's principal (signed in
+by cookie): the console has no second way to make, follow or cancel a response.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from responsa.api import conversations, responses
+from responsa.api.deps import json_response, read_json, store
+from responsa.api.responses import SEQUENCE_MAX
+from responsa.auth.sessions import COOKIE, cookie_header
+from responsa.errors import InvalidRequest
+from responsa.store.base import Store
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/console/login")
+async def login(request: Request) -> Response:
+    """Check a key or token as the API would, then keep it in the session cookie."""
+    body = await read_json(request)
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidRequest("Paste an API key (rsk-...) or a token from your issuer.", param="token")
+    token = token.strip()
+    guard = request.app.guard
+    if not guard.auth_on:
+        return json_response({"owner": "", "admin": False, "open": True})
+    principal = await guard.token_principal(token)
+    cookie = guard.sessions.open_session(token, api_key=guard.is_api_key(token))
+    answer = json_response({"owner": principal.owner, "admin": principal.admin})
+    answer.headers["Set-Cookie"] = cookie_header(cookie, secure=request.url.scheme == "https")
+    return answer
+
+
+@router.post("/console/logout")
+async def logout(request: Request) -> Response:
+    answer = json_response({"signed_out": True})
+    answer.headers["Set-Cookie"] = cookie_header("", secure=request.url.scheme == "https", max_age=0)
+    return answer
+
+
+@router.post("/console/api/responses")
+async def create_response(request: Request) -> Response:
+    return await responses.create_response(request)
+
+
+@router.post("/console/api/conversations")
+async def create_conversation(request: Request, store: Annotated[Store, Depends(store)]) -> Response:
+    return await conversations.create_conversation(request, store)
+
+
+@router.get("/console/api/responses/{response_id}/events")
+async def response_events(
+    response_id: str,
+    store: Annotated[Store, Depends(store)],
+    starting_after: Annotated[int | None, Query(ge=-1, le=SEQUENCE_MAX)] = None,
+) -> Response:
+    return await responses.retrieve_response(response_id, store, stream=True, starting_after=starting_after)
+
+
+@router.post("/console/api/responses/{response_id}/cancel")
+async def cancel_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
+    return await responses.cancel_response(response_id, store)
+
+
+__all__ = ["COOKIE", "router"]
