@@ -252,3 +252,22 @@ def rows_of(db_url: str, response_id: str) -> dict[str, int]:
             await conn.close()
 
     return asyncio.run(count())
+
+
+def keys_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**base_env(), "RESPONSA_DB_URL": db_url}
+    return subprocess.run(
+        [sys.executable, "-m", "responsa", "keys", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def new_key(db_url: str, *args: str) -> tuple[str, str]:
+    done = keys_cli(db_url, "create", *args)
+    assert done.returncode == 0, done.stderr
+    key_id = done.stderr.split("id ", 1)[1].split(",", 1)[0]
+    return done.stdout.strip(), key_id

@@ -21,7 +21,7 @@ import openai
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support import HTTP, ROOT, Process, Server, base_env, start_server, upstream_env
+from tests.support import HTTP, ROOT, Process, Server, base_env, keys_cli, new_key, start_server, upstream_env
 
 ISSUER, AUDIENCE = "https://issuer.test", "responsa"
 
@@ -53,25 +53,6 @@ class Jwks:
         payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "carol", "iat": now, "exp": now + 600, **claims}
         payload = {k: v for k, v in payload.items() if v is not None}
         return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": "k1"})
-
-
-def keys_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**base_env(), "RESPONSA_DB_URL": db_url}
-    return subprocess.run(
-        [sys.executable, "-m", "responsa", "keys", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-
-
-def new_key(db_url: str, *args: str) -> tuple[str, str]:
-    done = keys_cli(db_url, "create", *args)
-    assert done.returncode == 0, done.stderr
-    key_id = done.stderr.split("id ", 1)[1].split(",", 1)[0]
-    return done.stdout.strip(), key_id
 
 
 class Secured:
