@@ -100,7 +100,7 @@ async def home() -> Response:
 @router.get("/console/login")
 async def login_page(request: Request, next: str = "/console/responses") -> Response:
     back = next if next.startswith("/console/") else "/console/responses"  # never another site
-    return render(request, "login.html", "", next=back)
+    return render(request, "login.html", "", next=back, login_page=True)
 
 
 @router.get("/console/responses")

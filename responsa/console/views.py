@@ -47,8 +47,9 @@ def pretty(value: Any) -> str:
     return text
 
 
-def milliseconds(value: float | int | None) -> str:
-    if value is None:
+def milliseconds(value: object) -> str:
+    """`850 ms` or `2.40 s`; nothing for a value not measured (None, or missing)."""
+    if not isinstance(value, int | float):
         return ""
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
 

@@ -180,3 +180,44 @@ def _owner_key(console: Console, owner: str) -> tuple[str, str]:
     from tests.support import new_key
 
     return new_key(console.db_url, "--name", owner, "--owner", owner)
+
+
+def test_calls_are_shown_with_their_outputs(console: Console) -> None:
+    key, _ = _owner_key(console, "gina")
+    client = console.client(key)
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    asked = client.responses.create(model="tool-call", input="Weather in Paris?", tools=[weather])
+    call = next(item for item in asked.output if item.type == "function_call")
+    answered = client.responses.create(
+        model="tool-call",
+        previous_response_id=asked.id,
+        tools=[weather],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": '{"sky": "clear"}'}],
+        instructions="Be brief.",
+    )
+    page = signed_in(console, key)
+    shown = page.get(f"/console/responses/{asked.id}").text
+    assert "get_weather" in shown and "&#34;city&#34;: &#34;Paris&#34;" in shown and "no output yet" in shown
+    after = page.get(f"/console/responses/{answered.id}").text
+    # The output of a call from the turn before is shown as its own item, pretty-printed.
+    assert (
+        "function call output" in after and "&#34;sky&#34;: &#34;clear&#34;" in after and "Be brief." in after
+    )
+    # Both together (a conversation thread holds both): the output beside its call.
+    conversation = client.conversations.create(
+        items=[
+            {
+                "type": "function_call",
+                "call_id": "call_1",
+                "name": "get_weather",
+                "arguments": '{"city": "Oslo"}',
+            },
+            {"type": "function_call_output", "call_id": "call_1", "output": "snow"},
+        ]
+    )
+    thread = page.get(f"/console/conversations/{conversation.id}").text
+    assert thread.count('class="item ') == 1 and "<h4>Output</h4>" in thread and "snow" in thread
