@@ -27,6 +27,7 @@ from responsa.store.tables import background_jobs, response_events, responses
 log = logging.getLogger("responsa.store")
 
 CHANNEL = "responsa_events"
+JOBS_SCANNED = 2000  # the jobs read to find one owner's (the newest, queued and running first)
 POLL_S = 0.05
 
 
@@ -62,42 +63,47 @@ class SqlJobs:
         self._wake(job.response_id)
 
     async def list_jobs(self, *, limit: int, owner: str | None = None) -> list[JobRow]:
+        """Read the jobs first, then their responses by id: the jobs table is small (finished
+        rows are removed), the responses table may be very large."""
         j, r = background_jobs.c, responses.c
-        query = (
+        jobs = (
             select(
-                j.response_id,
-                j.state,
-                j.owner.label("worker"),
-                j.created_at,
-                j.attempts,
-                j.cancel_requested,
-                j.finished_at,
-                r.model,
-                r.status,
+                j.response_id, j.state, j.owner, j.created_at, j.attempts, j.cancel_requested, j.finished_at
             )
-            .join(responses, r.id == j.response_id)
             .where(j.kind == "response")
             .order_by(case((j.state == "done", 1), else_=0), j.created_at.desc())
-            .limit(limit)
+            .limit(limit if owner is None else max(limit, JOBS_SCANNED))
         )
-        if owner is not None:
-            query = query.where(r.owner == owner)
 
         def rows(conn: Connection) -> list[JobRow]:
-            return [
-                JobRow(
-                    row.response_id,
-                    row.state,
-                    row.worker,
-                    row.created_at,
-                    row.attempts,
-                    bool(row.cancel_requested),
-                    row.finished_at,
-                    row.model,
-                    row.status,
+            found = conn.execute(jobs).all()
+            ids = [row.response_id for row in found]
+            made = {
+                row.id: row
+                for start in range(0, len(ids), 500)
+                for row in conn.execute(
+                    select(r.id, r.model, r.status, r.owner).where(r.id.in_(ids[start : start + 500]))
                 )
-                for row in conn.execute(query)
-            ]
+            }
+            listed = []
+            for job in found:
+                response = made.get(job.response_id)
+                if response is None or (owner is not None and response.owner != owner):
+                    continue
+                listed.append(
+                    JobRow(
+                        job.response_id,
+                        job.state,
+                        job.owner,
+                        job.created_at,
+                        job.attempts,
+                        bool(job.cancel_requested),
+                        job.finished_at,
+                        response.model,
+                        response.status,
+                    )
+                )
+            return listed[:limit]
 
         return await self.db.read(rows)
 

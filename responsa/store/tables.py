@@ -51,7 +51,7 @@ responses = Table(
     Index("ix_responses_model_created", "model", "created_at", "pk"),
     Index("ix_responses_status_created", "status", "created_at", "pk"),
     Index("ix_responses_conversation_created", "conversation_id", "created_at", "pk"),
-    Index("ix_responses_previous", "previous_response_id"),
+    Index("ix_responses_previous_created", "previous_response_id", "created_at", "pk"),
 )
 
 conversations = Table(

@@ -8,6 +8,7 @@ Revises: 0009
 """
 
 import json
+import logging
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 BATCH = 500
+log = logging.getLogger("responsa.store")
 
 
 def upgrade() -> None:
@@ -29,10 +31,36 @@ def upgrade() -> None:
         batch.add_column(sa.Column("trace", sa.Text))
     op.create_index("ix_responses_status_created", "responses", ["status", "created_at", "pk"])
     op.create_index("ix_responses_conversation_created", "responses", ["conversation_id", "created_at", "pk"])
-    op.create_index("ix_responses_previous", "responses", ["previous_response_id"])
+    op.create_index(
+        "ix_responses_previous_created", "responses", ["previous_response_id", "created_at", "pk"]
+    )
     op.create_index("ix_conversations_created", "conversations", ["created_at", "id"])
     op.create_index("ix_conversations_owner_created", "conversations", ["owner", "created_at", "id"])
+    _trigram_indexes()
     _fill_texts()
+
+
+def _trigram_indexes() -> None:
+    """On PostgreSQL, trigram indexes for the text search (`ILIKE '%word%'` then reads the
+    index instead of every row) when the `pg_trgm` extension can be had; without it the
+    search reads every row, as it does on SQLite."""
+    conn = op.get_bind()
+    if conn.dialect.name != "postgresql":
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except sa.exc.DBAPIError as exc:
+        log.warning("pg_trgm is not available (%s): the console's text search reads every row", exc.orig)
+        return
+    for column in ("input_text", "output_text"):
+        op.create_index(
+            f"ix_responses_{column}_trgm",
+            "responses",
+            [column],
+            postgresql_using="gin",
+            postgresql_ops={column: "gin_trgm_ops"},
+        )
 
 
 def _fill_texts() -> None:
@@ -70,9 +98,11 @@ def _fill_texts() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_responses_input_text_trgm")
+    op.execute("DROP INDEX IF EXISTS ix_responses_output_text_trgm")
     op.drop_index("ix_conversations_owner_created", "conversations")
     op.drop_index("ix_conversations_created", "conversations")
-    op.drop_index("ix_responses_previous", "responses")
+    op.drop_index("ix_responses_previous_created", "responses")
     op.drop_index("ix_responses_conversation_created", "responses")
     op.drop_index("ix_responses_status_created", "responses")
     with op.batch_alter_table("responses") as batch:
