@@ -201,7 +201,7 @@ def test_calls_are_shown_with_their_outputs(console: Console) -> None:
     )
     page = signed_in(console, key)
     shown = page.get(f"/console/responses/{asked.id}").text
-    assert "get_weather" in shown and "&#34;city&#34;: &#34;Paris&#34;" in shown and "no output yet" in shown
+    assert "get_weather" in shown and "&#34;city&#34;: &#34;Paris&#34;" in shown and "no output here" in shown
     after = page.get(f"/console/responses/{answered.id}").text
     # The output of a call from the turn before is shown as its own item, pretty-printed.
     assert (
