@@ -90,8 +90,11 @@ def _chromium() -> str | None:
     return named or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running on this
+    thread while it is open, so it is closed with the module: a later test calling asyncio.run()
+    in the same worker would fail otherwise."""
     executable = _chromium()
     if executable is None:
         pytest.skip("no chromium on this machine (apt-get install chromium; .ci/run installs it)")
