@@ -48,6 +48,7 @@ from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
 from responsa.auth.limits import Concurrency
+from responsa.auth.oidc_login import OidcLogin
 from responsa.auth.principal import current_principal
 from responsa.auth.sessions import Sessions
 from responsa.config import Settings
@@ -269,6 +270,8 @@ def create_app(settings: Settings) -> FastAPI:
         key = settings.secret_key or await store.server_key("reasoning", new_key)
         if console.enabled(settings):
             guard.sessions = Sessions(Sealer(key))
+        signs_in = console.enabled(settings) and settings.oidc and settings.oidc.console_client_id
+        app.state.oidc_login = OidcLogin(settings.oidc, Sealer(key)) if signs_in and settings.oidc else None
         tracing = start_tracing(settings.otlp_endpoint)
         uploads = Files(store, settings.files_dir, settings.file_limit)
         templates = Prompts(store, uploads)

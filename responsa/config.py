@@ -91,6 +91,14 @@ class OidcConfig(BaseModel):
     owner_claim: str = "sub"
     admin_claim: str | None = None  # a claim that is true for admins
     leeway_s: float = Field(default=30.0, ge=0)
+    # The console's "Sign in with <issuer>" (`auth/oidc_login.py`): its OAuth client at the issuer
+    # (the authorization-code flow with PKCE; a secret only for a confidential client), and the
+    # endpoints, else those of the issuer's discovery document.
+    console_client_id: str | None = None
+    console_client_secret: str | None = None
+    console_scopes: str = "openid"
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
 
 
 class ConnectorConfig(BaseModel):

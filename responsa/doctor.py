@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from responsa.config import Settings
 
 MASK = "****"
-SECRET_KEYS = frozenset({"api_key", "secret_key", "tavily_api_key", "authorization"})
+SECRET_KEYS = frozenset({"api_key", "secret_key", "tavily_api_key", "authorization", "console_client_secret"})
 
 
 def version() -> str:

@@ -65,10 +65,10 @@ def cookie_header(value: str, secure: bool, max_age: int = MAX_AGE_S) -> str:
     return flags + ("; Secure" if secure else "")
 
 
-def read_cookie(header: str) -> str | None:
-    """The session cookie's value in a `Cookie` header, if there is one."""
+def read_cookie(header: str, cookie: str = COOKIE) -> str | None:
+    """A cookie's value (the session's by default) in a `Cookie` header, if it is there."""
     for part in header.split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE and value:
+        if name == cookie and value:
             return value
     return None

@@ -97,10 +97,17 @@ async def home() -> Response:
     return RedirectResponse("/console/responses", status_code=303)
 
 
+def safe_next(page: str) -> str:
+    """Where to go after signing in: a console page, never another site."""
+    inside = page.startswith("/console/") and not page.startswith("/console//")
+    return page if inside else "/console/responses"
+
+
 @router.get("/console/login")
 async def login_page(request: Request, next: str = "/console/responses") -> Response:
-    back = next if next.startswith("/console/") else "/console/responses"  # never another site
-    return render(request, "login.html", "", next=back, login_page=True)
+    login = request.app.state.oidc_login
+    issuer = login.config.issuer if login is not None else None
+    return render(request, "login.html", "", next=safe_next(next), login_page=True, issuer=issuer)
 
 
 @router.get("/console/responses")
