@@ -109,7 +109,7 @@ class Guard:
         if scope["type"] == "websocket":
             self._check_origin(headers.get(b"origin"))
         path = scope["path"]
-        if path == CONSOLE or path.startswith(CONSOLE + "/"):
+        if self.sessions is not None and (path == CONSOLE or path.startswith(CONSOLE + "/")):
             return await self._console(headers, method, path)
         # A CORS preflight carries no credentials; the CORS middleware answers it (when on).
         if not self.auth_on or path in OPEN_PATHS or method == "OPTIONS":
@@ -132,7 +132,7 @@ class Guard:
         if authorization:
             return await self._authenticate(authorization)
         cookie = read_cookie(headers.get(b"cookie", b"").decode("latin-1"))
-        if cookie is None or self.sessions is None:
+        if cookie is None or self.sessions is None:  # (sessions: set whenever the console is served)
             raise Unauthorized("Sign in to the console with an API key or a token.", code="login_required")
         return await self.sessions.principal(cookie, self)
 

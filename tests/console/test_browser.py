@@ -245,3 +245,50 @@ def _miss_and_look(browser: Any, server: Any, shoot: Any) -> None:
         shoot(page, "miss")
     finally:
         context.close()
+
+
+AXE = Path(__file__).resolve().parents[1] / "clients" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_every_page_passes_axe(context: Any, browser_console: Console, shoot: Any) -> None:
+    """axe-core's WCAG 2 A/AA rules on every page, in both themes: no serious or critical
+    violation (labels, names, contrast, landmarks, keyboard focus)."""
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed ({AXE}): npm ci --prefix tests/clients")
+    client = browser_console.client(browser_console.admin)
+    made = client.responses.create(model="gpt-4o-mini", input="A question for the accessibility checks")
+    conversation = client.conversations.create()
+    page = sign_in(context, browser_console.admin)
+    paths = [
+        "/console/responses",
+        f"/console/responses/{made.id}",
+        "/console/conversations",
+        f"/console/conversations/{conversation.id}",
+        "/console/jobs",
+        "/console/files",
+        "/console/vector_stores",
+        "/console/recordings",
+        "/console/playground",
+        "/console/responses/resp_missing",
+    ]
+    found: list[str] = []
+    for theme in ("light", "dark"):
+        page.evaluate(f"localStorage.setItem('responsa-theme', '{theme}')")
+        for path in paths:
+            page.goto(path)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate(
+                "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
+            )
+            for violation in result["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    targets = [node["target"] for node in violation["nodes"][:3]]
+                    found.append(f"{theme} {path}: {violation['id']} ({violation['help']}) at {targets}")
+    page.goto("/console/responses")
+    shoot(page, "dark")
+    assert not found, "\n".join(found)
+    # The check itself can fail: an input with no label is a critical violation.
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<input id=canary>')")
+    page.add_script_tag(path=str(AXE))
+    canary = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})")
+    assert any(v["id"] == "label" and v["impact"] == "critical" for v in canary["violations"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.console.conftest import Console
-from tests.support import HTTP, keys_cli
+from tests.support import HTTP, Process, keys_cli, start_server, upstream_env
 
 
 def signed_in(console: Console, key: str) -> httpx.Client:
@@ -221,3 +222,14 @@ def test_calls_are_shown_with_their_outputs(console: Console) -> None:
     )
     thread = page.get(f"/console/conversations/{conversation.id}").text
     assert thread.count('class="item ') == 1 and "<h4>Output</h4>" in thread and "snow" in thread
+
+
+def test_the_console_can_be_turned_off(tmp_path: Path, fake_upstream: Process) -> None:
+    server = start_server(tmp_path, "off", {**upstream_env(fake_upstream), "RESPONSA_CONSOLE": "false"})
+    try:
+        for path in ("/console", "/console/responses", "/console/login", "/console/static/console.js"):
+            answer = HTTP.get(server.url + path, follow_redirects=False)
+            assert answer.status_code == 404, path
+        assert HTTP.get(server.url + "/v1/health").status_code == 200
+    finally:
+        server.stop()
