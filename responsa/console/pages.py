@@ -163,6 +163,14 @@ async def responses_page(
     )
 
 
+async def _oldest_first(request: Request, where: ResponseFilter, limit: int) -> list[StoredResponse]:
+    """The caller's first `limit` responses that `where` selects, oldest first."""
+    page = await _store(request).list_responses(
+        after=None, before=None, limit=limit, order="asc", model=None, owner=_scope(), where=where
+    )
+    return page.rows if page is not None else []
+
+
 async def _response(request: Request, response_id: str) -> StoredResponse:
     stored = await _store(request).get_response(response_id, _scope())
     if stored is None:
@@ -180,15 +188,7 @@ async def response_page(request: Request, response_id: str) -> Response:
     previous = None
     if stored.previous_response_id is not None:
         previous = await store.get_response(stored.previous_response_id, _scope())
-    following = await store.list_responses(
-        after=None,
-        before=None,
-        limit=20,
-        order="asc",
-        model=None,
-        owner=_scope(),
-        where=ResponseFilter(previous_response_id=stored.id),
-    )
+    following = await _oldest_first(request, ResponseFilter(previous_response_id=stored.id), 20)
     response = stored.response
     return render(
         request,
@@ -201,7 +201,7 @@ async def response_page(request: Request, response_id: str) -> Response:
         outputs=views.paired(response.get("output") or []),
         previous=previous,
         previous_id=stored.previous_response_id,
-        following=following.rows if following is not None else [],
+        following=following,
         calls=views.upstream_calls(stored),
         trace=stored.trace or {},
         live=bool(response.get("background")) and stored.status in ("queued", "in_progress"),
@@ -225,22 +225,14 @@ async def conversation_page(request: Request, conversation_id: str) -> Response:
     items = await store.all_items(conversation_id, _scope()) if conversation is not None else None
     if conversation is None or items is None:
         return error_page(request, NotFound(f"No conversation found with id '{conversation_id}'."))
-    made = await store.list_responses(
-        after=None,
-        before=None,
-        limit=100,
-        order="asc",
-        model=None,
-        owner=_scope(),
-        where=ResponseFilter(conversation_id=conversation_id),
-    )
+    made = await _oldest_first(request, ResponseFilter(conversation_id=conversation_id), 100)
     return render(
         request,
         "conversation.html",
         "conversations",
         conversation=conversation,
         entries=views.paired(items),
-        responses=[views.ResponseRow.of(row) for row in made.rows] if made is not None else [],
+        responses=[views.ResponseRow.of(row) for row in made],
     )
 
 

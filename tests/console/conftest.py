@@ -38,19 +38,25 @@ class Console:
         return self.server.client(test_id=test_id, api_key=key)
 
 
-def console_config(tmp: Path, fake: Process, db_url: str, recordings: Path, mode: str) -> Path:
+def console_config(tmp: Path, fake: Process, *lines: str) -> Path:
+    """A config file: the fake upstream as provider `openai`, the console on, and `lines`."""
     config = tmp / "responsa.yaml"
     config.write_text(
         f"""
 providers:
   openai: {{type: openai, base_url: "{fake.url}/v1", api_key: k, serve_any_model: true}}
 default_provider: openai
-db_url: "{db_url}"
 console: true
-recording: {{mode: {mode}, dir: "{recordings}"}}
 """
+        + "".join(line + "\n" for line in lines)
     )
     return config
+
+
+def recording_config(tmp: Path, fake: Process, db_url: str, recordings: Path, mode: str) -> Path:
+    return console_config(
+        tmp, fake, f'db_url: "{db_url}"', f'recording: {{mode: {mode}, dir: "{recordings}"}}'
+    )
 
 
 @contextlib.contextmanager
@@ -60,7 +66,7 @@ def started_console(tmp: Path, kind: str, fake: Process) -> Iterator[Console]:
         bob, _ = new_key(url, "--name", "bob", "--owner", "bob")
         admin, _ = new_key(url, "--name", "ops", "--admin")
         recordings = tmp / "recordings"
-        config = console_config(tmp, fake, url, recordings, "record-if-missing")
+        config = recording_config(tmp, fake, url, recordings, "record-if-missing")
         server = start_server(tmp, "console", {"RESPONSA_DB_URL": url}, ("--config", str(config)))
         try:
             yield Console(server, url, recordings, alice, bob, admin, alice_id)

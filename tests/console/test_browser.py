@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.console.conftest import Console, console_config
+from tests.console.conftest import Console, recording_config
 from tests.support import Process, start_server
 
 pytestmark = pytest.mark.browser
@@ -198,7 +198,7 @@ def test_files_and_a_vector_store_search(context: Any, browser_console: Console,
 def replaying(tmp: Path, recordings: Path, fake: Process) -> Iterator[Any]:
     """A second server replaying what the console's server recorded (open: no keys). It indexes
     the recordings when it starts."""
-    config = console_config(tmp, fake, f"sqlite:///{tmp / 'replay.db'}", recordings, "replay")
+    config = recording_config(tmp, fake, f"sqlite:///{tmp / 'replay.db'}", recordings, "replay")
     server = start_server(tmp, "replay", {}, ("--config", str(config)))
     try:
         yield server

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
+from tests.console.conftest import console_config
 from tests.console.idp import FakeIssuer
 from tests.support import Process, Server, start_server
 
@@ -27,16 +28,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, fake_upstream: Process, issuer: FakeIssuer
 ) -> Iterator[Server]:
     tmp: Path = tmp_path_factory.mktemp("sign-in")
-    config = tmp / "responsa.yaml"
-    config.write_text(
-        f"""
-providers:
-  openai: {{type: openai, base_url: "{fake_upstream.url}/v1", api_key: k, serve_any_model: true}}
-default_provider: openai
-console: true
-{issuer.config()}
-"""
-    )
+    config = console_config(tmp, fake_upstream, issuer.config())
     started = start_server(tmp, "sign-in", {}, ("--config", str(config)))
     yield started
     started.stop()
