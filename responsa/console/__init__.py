@@ -1,7 +1,8 @@
 """The web console at `/console`: responses, conversations, background jobs, files and vector
 stores, recordings, and a playground, for a person to look at rather than read JSON.
 
-    console.install(app, settings)     # in create_app, when `console.enabled(settings)`
+    if console.enabled(settings):       # in create_app
+        console.install(app)
 
 Pages are rendered on the server (`pages.py`, Jinja2 templates in `templates/`); the little
 JavaScript in `static/console.js` signs in, cancels jobs, follows live streams with EventSource

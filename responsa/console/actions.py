@@ -24,7 +24,7 @@ from responsa.api import conversations, responses
 from responsa.api.deps import json_response, read_json, store
 from responsa.api.responses import SEQUENCE_MAX
 from responsa.auth.oidc_login import FLOW_COOKIE, FLOW_S, OidcLogin
-from responsa.auth.sessions import COOKIE, cookie_header, read_cookie
+from responsa.auth.sessions import cookie_header, read_cookie
 from responsa.console.pages import error_page, safe_next
 from responsa.errors import InvalidRequest, NotFound, ResponsaError, Unauthorized
 from responsa.store.base import Store
@@ -135,6 +135,3 @@ async def response_events(
 @router.post("/console/api/responses/{response_id}/cancel")
 async def cancel_response(response_id: str, store: Annotated[Store, Depends(store)]) -> Response:
     return await responses.cancel_response(response_id, store)
-
-
-__all__ = ["COOKIE", "router"]
