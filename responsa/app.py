@@ -48,9 +48,7 @@ from responsa.api.bodies import LargeBodies
 from responsa.api.deps import TestIdMiddleware
 from responsa.auth.guard import Guard, authentication_on
 from responsa.auth.limits import Concurrency
-from responsa.auth.oidc_login import OidcLogin
 from responsa.auth.principal import current_principal
-from responsa.auth.sessions import Sessions
 from responsa.config import Settings
 from responsa.crypto import Sealer, new_key
 from responsa.doctor import version
@@ -268,10 +266,9 @@ def create_app(settings: Settings) -> FastAPI:
         guard = Guard(settings, store, auth_on=await authentication_on(settings, store))
         log.info("%s", guard.describe())
         key = settings.secret_key or await store.server_key("reasoning", new_key)
+        sealer = Sealer(key)
         if console.enabled(settings):
-            guard.sessions = Sessions(Sealer(key))
-        signs_in = console.enabled(settings) and settings.oidc and settings.oidc.console_client_id
-        app.state.oidc_login = OidcLogin(settings.oidc, Sealer(key)) if signs_in and settings.oidc else None
+            console.start(app, settings, guard, sealer)
         tracing = start_tracing(settings.otlp_endpoint)
         uploads = Files(store, settings.files_dir, settings.file_limit)
         templates = Prompts(store, uploads)
@@ -281,7 +278,7 @@ def create_app(settings: Settings) -> FastAPI:
             store,
             registry,
             search,
-            sealer=Sealer(key),
+            sealer=sealer,
             faithful=settings.translation == "faithful",
             outbound=outbound,
             turn_lease=TurnLease(settings.turn_lease_s, settings.turn_wait_s),

@@ -63,6 +63,10 @@ async def authentication_on(settings: Settings, store: Store) -> bool:
     return settings.oidc is not None or await store.has_api_keys()
 
 
+def is_console(path: str) -> bool:
+    return path == CONSOLE or path.startswith(CONSOLE + "/")
+
+
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
 
@@ -109,14 +113,16 @@ class Guard:
         if scope["type"] == "websocket":
             self._check_origin(headers.get(b"origin"))
         path = scope["path"]
-        if self.sessions is not None and (path == CONSOLE or path.startswith(CONSOLE + "/")):
-            return await self._console(headers, method, path)
+        if self.sessions is not None and is_console(path):
+            return await self._console(self.sessions, headers, method, path)
         # A CORS preflight carries no credentials; the CORS middleware answers it (when on).
         if not self.auth_on or path in OPEN_PATHS or method == "OPTIONS":
             return OPEN
         return await self._authenticate(headers.get(b"authorization", b"").decode("latin-1"))
 
-    async def _console(self, headers: dict[bytes, bytes], method: str, path: str) -> Principal:
+    async def _console(
+        self, sessions: Sessions, headers: dict[bytes, bytes], method: str, path: str
+    ) -> Principal:
         """A console request: signed in by its session cookie (or an `Authorization` header)."""
         origin = headers.get(b"origin")
         if method in BODY_METHODS and origin is not None:
@@ -132,16 +138,23 @@ class Guard:
         if authorization:
             return await self._authenticate(authorization)
         cookie = read_cookie(headers.get(b"cookie", b"").decode("latin-1"))
-        if cookie is None or self.sessions is None:  # (sessions: set whenever the console is served)
+        if cookie is None:
             raise Unauthorized("Sign in to the console with an API key or a token.", code="login_required")
-        return await self.sessions.principal(cookie, self)
+        return await sessions.principal(cookie, self)
+
+    async def _active_key(self, key_hash: str) -> Principal | None:
+        """The owner of the API key with this hash, if the key exists and is not revoked."""
+        record = await self.store.api_key(key_hash)
+        if record is None or (record.revoked_at is not None and record.revoked_at <= time.time()):
+            return None
+        return Principal(record.owner, record.admin)
 
     async def key_principal(self, key_hash: str) -> Principal:
         """The owner of an active API key, by the key's hash; Unauthorized when none is."""
-        record = await self.store.api_key(key_hash)
-        if record is None or (record.revoked_at is not None and record.revoked_at <= time.time()):
+        principal = await self._active_key(key_hash)
+        if principal is None:
             raise Unauthorized("That API key is not valid (unknown or revoked).")
-        return Principal(record.owner, record.admin)
+        return principal
 
     def _check_host(self, host: str) -> None:
         if self.any_host:
@@ -195,10 +208,10 @@ class Guard:
     async def token_principal(self, token: str) -> Principal:
         """Who an API key or a JWT names; Unauthorized when it names nobody."""
         if self.is_api_key(token):
-            record = await self.store.api_key(hash_key(token))
-            if record is None or (record.revoked_at is not None and record.revoked_at <= time.time()):
+            principal = await self._active_key(hash_key(token))
+            if principal is None:
                 shown = token[:8] + "…" if len(token) > 8 else "…"
                 raise Unauthorized(f"Incorrect API key provided: {shown}.")
-            return Principal(record.owner, record.admin)
+            return principal
         assert self.jwt is not None
         return await self.jwt.verify(token)

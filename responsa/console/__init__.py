@@ -1,8 +1,9 @@
 """The web console at `/console`: responses, conversations, background jobs, files and vector
 stores, recordings, and a playground, for a person to look at rather than read JSON.
 
-    if console.enabled(settings):       # in create_app
+    if console.enabled(settings):       # in create_app: the routes
         console.install(app)
+    console.start(app, settings, guard, sealer)   # in the lifespan: sessions and issuer sign-in
 
 Pages are rendered on the server (`pages.py`, Jinja2 templates in `templates/`); the little
 JavaScript in `static/console.js` signs in, cancels jobs, follows live streams with EventSource
@@ -20,9 +21,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from responsa.auth.guard import CONSOLE, is_loopback
+from responsa.auth.guard import Guard, is_console, is_loopback
+from responsa.auth.oidc_login import OidcLogin
+from responsa.auth.sessions import Sessions
 from responsa.config import Settings
 from responsa.console import actions, pages
+from responsa.crypto import Sealer
 from responsa.errors import ResponsaError, Unauthorized
 
 STATIC = Path(__file__).parent / "static"
@@ -42,12 +46,20 @@ def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
 
+def start(app: FastAPI, settings: Settings, guard: Guard, sealer: Sealer) -> None:
+    """At start, once the server key is known: the guard reads session cookies, and the
+    sign-in page offers the issuer when `auth.oidc.console_client_id` is set."""
+    guard.sessions = Sessions(sealer)
+    oidc = settings.oidc
+    app.state.oidc_login = OidcLogin(oidc, sealer) if oidc is not None and oidc.console_client_id else None
+
+
 def refused(scope: Scope, error: ResponsaError) -> Response | None:
     """A page load the guard refused for want of a session goes to the sign-in page; anything
     else (a script's call, another refusal) gets the API's JSON error."""
     path = scope["path"]
     if not isinstance(error, Unauthorized) or scope.get("method") != "GET":
         return None
-    if not (path == CONSOLE or path.startswith(CONSOLE + "/")) or path.startswith("/console/api/"):
+    if not is_console(path) or path.startswith("/console/api/"):
         return None
     return RedirectResponse(f"/console/login?next={quote(path)}", status_code=303)
