@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from responsa.store.base import StoredConversation, StoredResponse
+from responsa.store.base import StoredResponse
 from responsa.store.sql import SqlStore
 from responsa.store.tables import conversations, responses
 
@@ -98,7 +98,6 @@ async def fill(db_url: str, count: int) -> None:
     await store.db.write(analyze)
     await store.close()
     print(f"filled {count} responses in {time.perf_counter() - started:.1f} s")
-    _ = StoredConversation  # the shape the conversation rows follow
 
 
 def serve(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:

@@ -17,14 +17,13 @@ from typing import Any
 from responsa.store import preview
 from responsa.store.base import StoredResponse
 
-# A call's type -> (its output's type, the output field naming the call)
+# A call's type -> (the call's field that names it, its output's type, the output's field naming it)
 OUTPUTS = {
-    "function_call": ("function_call_output", "call_id"),
-    "custom_tool_call": ("custom_tool_call_output", "call_id"),
-    "tool_search_call": ("tool_search_output", "call_id"),
-    "mcp_approval_request": ("mcp_approval_response", "approval_request_id"),
+    "function_call": ("call_id", "function_call_output", "call_id"),
+    "custom_tool_call": ("call_id", "custom_tool_call_output", "call_id"),
+    "tool_search_call": ("call_id", "tool_search_output", "call_id"),
+    "mcp_approval_request": ("id", "mcp_approval_response", "approval_request_id"),
 }
-CALL_KEYS = {"function_call": "call_id", "custom_tool_call": "call_id", "tool_search_call": "call_id"}
 RECORDING_WORDS = {"hit": "replayed", "recorded": "recorded", "miss": "missed"}
 
 
@@ -114,21 +113,20 @@ def paired(items: list[dict[str, Any]]) -> list[Entry]:
     not among them stays where it is)."""
     outputs: dict[tuple[str, str], dict[str, Any]] = {}
     for item in items:
-        for call_type, (output_type, field) in OUTPUTS.items():
+        for call_type, (_, output_type, field) in OUTPUTS.items():
             if item.get("type") == output_type and isinstance(item.get(field), str):
                 outputs[(call_type, item[field])] = item
     entries: list[Entry] = []
-    used: set[int] = set()
+    used: set[int] = set()  # the outputs shown beside their calls
     for item in items:
         kind = str(item.get("type") or "message")
+        output = None
         if kind in OUTPUTS:
-            key = item.get("call_id") if kind in CALL_KEYS else item.get("id")
+            key = item.get(OUTPUTS[kind][0])
             output = outputs.get((kind, key)) if isinstance(key, str) else None
             if output is not None:
                 used.add(id(output))
-            entries.append(Entry(item, output))
-        elif id(item) not in used:
-            entries.append(Entry(item))
+        entries.append(Entry(item, output))
     return [entry for entry in entries if id(entry.item) not in used]
 
 

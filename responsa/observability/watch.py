@@ -58,6 +58,11 @@ class Usage(Protocol):
     output: int
 
 
+def _ms(seconds: float) -> float:
+    """A duration as the trace keeps it: milliseconds, to a tenth."""
+    return round(seconds * 1000, 1)
+
+
 def _has_output(chunk: dict[str, Any]) -> bool:
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta") or {}
@@ -104,7 +109,7 @@ class ResponseWatch:
 
     def since(self, moment: float) -> float:
         """Milliseconds from this response's start to `moment` (a `perf_counter` reading)."""
-        return round((moment - self.started) * 1000, 1)
+        return _ms(moment - self.started)
 
     def trace(self) -> dict[str, Any]:
         """What the store keeps of this response's making (`StoredResponse.trace`): the time to
@@ -237,7 +242,7 @@ class UpstreamWatch:
             self.waiting = False
             if self.response is not None:
                 self.response.first_output()
-                self.record["first_output_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
+                self.record["first_output_ms"] = _ms(time.perf_counter() - self.started)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
@@ -246,7 +251,7 @@ class UpstreamWatch:
         metrics.child(metrics.UPSTREAM_SECONDS, self.provider).observe(elapsed)
         if self.response is not None:
             current_upstream.set(None)
-            self.record["ms"] = round(elapsed * 1000, 1)
+            self.record["ms"] = _ms(elapsed)
             if isinstance(error, ResponsaError):
                 self.record["error"] = error.message.splitlines()[0][:300] if error.message else error.code
             elif error is not None:  # the client went away, or the response was cancelled

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.console.conftest import Console
-from tests.support import HTTP, Process, keys_cli, start_server, upstream_env
+from tests.support import HTTP, Process, keys_cli, new_key, start_server, upstream_env
 
 
 def signed_in(console: Console, key: str) -> httpx.Client:
@@ -178,8 +178,6 @@ def test_unknown_pages_are_404(console: Console, path: str) -> None:
 
 
 def _owner_key(console: Console, owner: str) -> tuple[str, str]:
-    from tests.support import new_key
-
     return new_key(console.db_url, "--name", owner, "--owner", owner)
 
 
